@@ -123,6 +123,14 @@ public final class PercpuRef {
      * so that RELEASED, the released stage of the life and count == 0 change together; resurrect
      * and reinit therefore see a consistent life.
      *
+     * Resurrect/reinit from zero change two variables (count 0 -> 1, then clear DEAD | RELEASED) that
+     * readers read separately. The linearization point is the count leaving zero: readers of the
+     * count (get, tryGet, isZero) need nothing more, and readers of the flags (tryGetLive, isDying)
+     * that see DEAD | RELEASED consult the count: non-zero means the new life has begun. (Found by
+     * the Lincheck model checker: with flags alone, a tryGet could succeed and a later isDying on the
+     * same thread still return true.) A kill's deferred initial-reference drop may land after a
+     * concurrent resurrect; the life then simply continues, as in the kernel.
+     *
      * Memory: the fast path uses volatile-mode CAS on the slot; sealing uses getAndSet; `count` is
      * changed only with atomic read-modify-writes. These form synchronizes-with chains, which give
      * the happens-before edges stated in the class javadoc.
@@ -333,8 +341,9 @@ public final class PercpuRef {
      */
     public boolean tryGetLive() {
         // acquire: a DEAD written by kill() is seen here, and with it everything before kill()
-        if ((state & DEAD) != 0) {
-            return false;
+        int s = state;
+        if ((s & DEAD) != 0) {
+            return (s & RELEASED) != 0 && tryGetLiveResurrecting();
         }
         return addToSlot(1) || tryGetLiveAtomic();
     }
@@ -455,6 +464,23 @@ public final class PercpuRef {
             if ((state & DEAD) != 0) {
                 return false;
             }
+            long c = count;
+            if (c == 0) {
+                return false;
+            }
+            if (casCount(c, c + 1)) {
+                return true;
+            }
+        }
+    }
+
+    /**
+     * tryGetLive() that read DEAD | RELEASED. Normally the count is zero and it fails. A non-zero
+     * count means a resurrect()/reinit() has already re-taken the initial reference (it does so
+     * before clearing the flags): that new life is live, so take a reference in it.
+     */
+    private boolean tryGetLiveResurrecting() {
+        for (;;) {
             long c = count;
             if (c == 0) {
                 return false;
@@ -678,13 +704,18 @@ public final class PercpuRef {
         }
     }
 
-    /** Re-takes the initial reference and goes live; a released ref starts a new life. */
+    /**
+     * Re-takes the initial reference and goes live; a released ref starts a new life.
+     *
+     * <p>The count is raised before the flags are cleared, so a live ref never has count 0. For a
+     * released ref the linearization point is the count leaving zero: tryGet/get/isZero read only the
+     * count, and tryGetLive/isDying treat "DEAD | RELEASED with a non-zero count" as the new life.
+     */
     private void startLifeLocked() {
         int s = state;
         if ((s & RELEASED) != 0) {
             releasedStage = null;
         }
-        // The initial reference is counted before DEAD is cleared, so a live ref never has count 0.
         COUNT.getAndAdd(this, 1L);
         s &= ~(DEAD | RELEASED);
         state = s;
@@ -773,7 +804,13 @@ public final class PercpuRef {
 
     /** True once the ref has been killed in this life (dying or released), until resurrect/reinit. */
     public boolean isDying() {
-        return (state & DEAD) != 0;
+        int s = state;
+        if ((s & DEAD) == 0) {
+            return false;
+        }
+        // DEAD | RELEASED with a non-zero count: a resurrect/reinit is past its linearization point
+        // (the count leaving zero) but has not cleared the flags yet.
+        return (s & RELEASED) == 0 || count == 0;
     }
 
     /** The current counting mode. */
