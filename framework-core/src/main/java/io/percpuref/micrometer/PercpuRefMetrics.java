@@ -1,0 +1,283 @@
+package io.percpuref.micrometer;
+
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tag;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.MeterBinder;
+import io.percpuref.registry.ManagedResource;
+import io.percpuref.registry.RefInfo;
+import io.percpuref.registry.RefListener;
+import io.percpuref.registry.RefRegistry;
+
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * Exposes a {@link RefRegistry} to Micrometer.
+ *
+ * <table>
+ *   <caption>Meters (Prometheus names in parentheses)</caption>
+ *   <tr><th>meter</th><th>type</th><th>tags</th><th>meaning</th></tr>
+ *   <tr><td>{@code percpu.refs} ({@code percpu_refs})</td><td>gauge</td><td>{@code state}={@code live}/{@code dying}</td>
+ *       <td>registered refs in each state</td></tr>
+ *   <tr><td>{@code percpu.refs.stuck}</td><td>gauge</td><td></td><td>refs dying longer than the stuck threshold</td></tr>
+ *   <tr><td>{@code percpu.refs.kills} ({@code percpu_refs_kills_total})</td><td>counter</td><td></td><td>kills</td></tr>
+ *   <tr><td>{@code percpu.refs.releases}</td><td>counter</td><td></td><td>releases</td></tr>
+ *   <tr><td>{@code percpu.refs.rejections}</td><td>counter</td><td></td><td>refused acquires on dying or released refs</td></tr>
+ *   <tr><td>{@code percpu.refs.leaks}</td><td>counter</td><td></td><td>leaked leases detected</td></tr>
+ *   <tr><td>{@code percpu.refs.confirm.latency}</td><td>timer</td><td></td><td>kill to confirm</td></tr>
+ *   <tr><td>{@code percpu.refs.drain.latency}</td><td>timer</td><td></td><td>kill to release</td></tr>
+ *   <tr><td>{@code percpu.refs.in.flight}</td><td>gauge</td><td>{@code ref}=name</td>
+ *       <td>approximate outstanding references; only with {@link Options#perRefMetrics(boolean)}</td></tr>
+ * </table>
+ *
+ * <p>Cost: the gauges and counters are function-based, reading the registry's own striped counters
+ * at scrape time, so the registry's paths pay nothing for them; the timers are fed by a
+ * {@link RefListener} (one record per confirm and per release). Leases are never observed.
+ *
+ * <p>Per-ref gauges follow the registry: one is added when a ref is registered (or, for refs that
+ * exist already, when the binder is bound) and removed when the ref is released, so a released ref
+ * leaves no stale series. They are off by default because their cardinality is the number of refs.
+ *
+ * <p>Common tags (application, instance) come from the user's meter registry configuration;
+ * {@link Options#tags(Iterable)} adds more, for example to tell two registries apart.
+ */
+public class PercpuRefMetrics implements MeterBinder {
+
+    /** Gauge of registered refs, tagged {@code state}. */
+    public static final String REFS = "percpu.refs";
+    /** Gauge of refs dying longer than the stuck threshold. */
+    public static final String STUCK = "percpu.refs.stuck";
+    /** Counter of kills. */
+    public static final String KILLS = "percpu.refs.kills";
+    /** Counter of releases. */
+    public static final String RELEASES = "percpu.refs.releases";
+    /** Counter of refused acquires. */
+    public static final String REJECTIONS = "percpu.refs.rejections";
+    /** Counter of leaked leases. */
+    public static final String LEAKS = "percpu.refs.leaks";
+    /** Timer from kill to confirm. */
+    public static final String CONFIRM_LATENCY = "percpu.refs.confirm.latency";
+    /** Timer from kill to release. */
+    public static final String DRAIN_LATENCY = "percpu.refs.drain.latency";
+    /** Per-ref gauge of outstanding references, tagged {@code ref}. */
+    public static final String IN_FLIGHT = "percpu.refs.in.flight";
+
+    private final RefRegistry registry;
+    private final Options options;
+    /** Meter registries this binder is bound to (identity), so that a repeated bind records nothing twice. */
+    private final Set<MeterRegistry> boundTo = ConcurrentHashMap.newKeySet();
+
+    /**
+     * Binds the registry-wide meters only (no per-ref gauges).
+     *
+     * @throws NullPointerException if {@code registry} is null
+     */
+    public PercpuRefMetrics(RefRegistry registry) {
+        this(registry, Options.defaults());
+    }
+
+    /**
+     * Binds the registry-wide meters, plus per-ref {@code percpu.refs.in.flight} gauges if
+     * {@code options} enables them, with the options' extra tags on every meter.
+     *
+     * @throws NullPointerException if an argument is null
+     */
+    public PercpuRefMetrics(RefRegistry registry, Options options) {
+        this.registry = Objects.requireNonNull(registry, "registry");
+        this.options = Objects.requireNonNull(options, "options");
+    }
+
+    /**
+     * Registers the meters in {@code meters} and starts feeding its timers and per-ref gauges.
+     * Binding again to the same meter registry does nothing.
+     */
+    @Override
+    public void bindTo(MeterRegistry meters) {
+        if (!boundTo.add(meters)) {
+            return;
+        }
+        Tags tags = options.tags();
+        gauge(meters, REFS, RefRegistry::liveCount, tags.and("state", "live"),
+                "Registered percpu refs by state: live (handing out leases) or dying (killed, leases outstanding)");
+        gauge(meters, REFS, RefRegistry::dyingCount, tags.and("state", "dying"),
+                "Registered percpu refs by state: live (handing out leases) or dying (killed, leases outstanding)");
+        gauge(meters, STUCK, RefRegistry::stuckCount, tags,
+                "Percpu refs dying longer than the registry's stuck threshold");
+        counter(meters, KILLS, RefRegistry::killCount, tags, "Percpu refs killed (LIVE to DYING)");
+        counter(meters, RELEASES, RefRegistry::releaseCount, tags,
+                "Percpu refs released (last lease closed, release action ran)");
+        counter(meters, REJECTIONS, RefRegistry::rejectionCount, tags,
+                "Lease requests refused because the ref was dying or released");
+        counter(meters, LEAKS, RefRegistry::leakCount, tags,
+                "Tracked leases garbage-collected without being closed");
+        Timer confirm = Timer.builder(CONFIRM_LATENCY).tags(tags)
+                .description("Time from a percpu ref's kill to the confirmation of the kill")
+                .register(meters);
+        Timer drain = Timer.builder(DRAIN_LATENCY).tags(tags)
+                .description("Time from a percpu ref's kill to its release (last lease closed, release action ran)")
+                .register(meters);
+        PerRefGauges perRef = options.perRefMetrics() ? new PerRefGauges(registry, meters, tags) : null;
+        registry.addListener(new Recorder(confirm, drain, perRef));
+        if (perRef != null) {
+            // After addListener: a ref registered meanwhile is reconciled by its event, and twice is harmless.
+            for (RefInfo info : registry.snapshot()) {
+                perRef.reconcile(info.name());
+            }
+        }
+    }
+
+    private void gauge(MeterRegistry meters, String name, ToDoubleFunction<RefRegistry> value, Tags tags,
+                       String description) {
+        Gauge.builder(name, registry, value).tags(tags).description(description).register(meters);
+    }
+
+    private void counter(MeterRegistry meters, String name, ToDoubleFunction<RefRegistry> value, Tags tags,
+                         String description) {
+        FunctionCounter.builder(name, registry, value).tags(tags).description(description).register(meters);
+    }
+
+    /** Feeds the timers and keeps the per-ref gauges in step with the registry. */
+    private static final class Recorder implements RefListener {
+        private final Timer confirm;
+        private final Timer drain;
+        private final PerRefGauges perRef;
+
+        Recorder(Timer confirm, Timer drain, PerRefGauges perRef) {
+            this.confirm = confirm;
+            this.drain = drain;
+            this.perRef = perRef;
+        }
+
+        @Override
+        public void onRegistered(RefInfo info) {
+            if (perRef != null) {
+                perRef.reconcile(info.name());
+            }
+        }
+
+        @Override
+        public void onConfirmed(RefInfo info) {
+            confirm.record(info.dyingFor());
+        }
+
+        @Override
+        public void onReleased(RefInfo info) {
+            drain.record(info.dyingFor());
+            if (perRef != null) {
+                perRef.reconcile(info.name());
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "PercpuRefMetrics.Recorder";
+        }
+    }
+
+    /**
+     * One {@code percpu.refs.in.flight} gauge per registered ref name.
+     *
+     * <p>{@link #reconcile(String)} makes the gauge for a name match what the registry holds under it
+     * now: none if nothing, else one reading that entry. It runs inside {@code compute} on the name,
+     * so events for one name are applied one at a time; and every registration or release is
+     * followed by a reconcile of its name, run after the registry's map changed, so the last
+     * reconcile of a name always sees its final state. A released ref's gauge is therefore removed,
+     * even when a new ref of the same name is registered concurrently.
+     */
+    private static final class PerRefGauges {
+        private final RefRegistry registry;
+        private final MeterRegistry meters;
+        private final Tags tags;
+        /** The gauge registered for each name, with the entry it reads. */
+        private final ConcurrentHashMap<String, Bound> gauges = new ConcurrentHashMap<>();
+
+        PerRefGauges(RefRegistry registry, MeterRegistry meters, Tags tags) {
+            this.registry = registry;
+            this.meters = meters;
+            this.tags = tags;
+        }
+
+        void reconcile(String name) {
+            gauges.compute(name, (n, bound) -> {
+                ManagedResource<?> current = registry.find(n).orElse(null);
+                if (bound != null && bound.resource == current) {
+                    return bound;
+                }
+                if (bound != null) {
+                    meters.remove(bound.gauge);
+                }
+                if (current == null) {
+                    return null;
+                }
+                Gauge gauge = Gauge.builder(IN_FLIGHT, current, r -> r.info().inFlight())
+                        .tags(tags).tag("ref", n)
+                        .description("Approximate outstanding references (leases) of one percpu ref")
+                        .register(meters);
+                return new Bound(current, gauge);
+            });
+        }
+
+        private record Bound(ManagedResource<?> resource, Gauge gauge) {
+        }
+    }
+
+    /**
+     * Options for {@link PercpuRefMetrics}: immutable; each method returns a modified copy.
+     *
+     * <pre>{@code
+     * new PercpuRefMetrics(registry, PercpuRefMetrics.Options.defaults()
+     *         .perRefMetrics(true)
+     *         .tags(Tags.of("registry", "aio")));
+     * }</pre>
+     */
+    public static final class Options {
+
+        private static final Options DEFAULTS = new Options(false, Tags.empty());
+
+        private final boolean perRefMetrics;
+        private final Tags tags;
+
+        private Options(boolean perRefMetrics, Tags tags) {
+            this.perRefMetrics = perRefMetrics;
+            this.tags = tags;
+        }
+
+        /** No per-ref gauges, no extra tags. */
+        public static Options defaults() {
+            return DEFAULTS;
+        }
+
+        /**
+         * Whether to publish a {@code percpu.refs.in.flight} gauge per ref, tagged {@code ref}=name.
+         * One series per registered ref: enable it only when refs are few or long-lived.
+         */
+        public Options perRefMetrics(boolean enabled) {
+            return new Options(enabled, tags);
+        }
+
+        /**
+         * Extra tags for every meter, added to any already configured here.
+         *
+         * @throws NullPointerException if {@code extraTags} is null
+         */
+        public Options tags(Iterable<Tag> extraTags) {
+            return new Options(perRefMetrics, tags.and(Objects.requireNonNull(extraTags, "extraTags")));
+        }
+
+        /** Whether per-ref gauges are enabled. */
+        public boolean perRefMetrics() {
+            return perRefMetrics;
+        }
+
+        /** The extra tags for every meter. */
+        public Tags tags() {
+            return tags;
+        }
+    }
+}

@@ -1,0 +1,50 @@
+package io.percpuref.registry;
+
+import java.util.Arrays;
+
+/**
+ * Where a tracked lease was acquired. Captured cheaply at acquire time (the JVM records the
+ * backtrace natively; the message is formatted only when read); its frames are materialized and
+ * the registry's own leading frames dropped only when a report needs them, so the printed trace
+ * starts at the caller's {@code acquire()}/{@code tryAcquire()} line.
+ */
+final class AcquisitionTrace extends Throwable {
+
+    private static final long serialVersionUID = 1L;
+
+    private final String refName;
+    private final String threadName;
+    /** Whether the leading internal frames have been dropped; set once, by whichever reporter gets here first. */
+    private volatile boolean trimmed;
+
+    AcquisitionTrace(String refName, String threadName) {
+        this.refName = refName;
+        this.threadName = threadName;
+    }
+
+    /** For example {@code lease of resource 'aio-ctx-7' acquired by thread 'worker-3'}. */
+    @Override
+    public String getMessage() {
+        return "lease of resource '" + refName + "' acquired by thread '" + threadName + "'";
+    }
+
+    /** This trace with the registry's own frames (lease construction, acquire) removed from the top. */
+    AcquisitionTrace trimmed() {
+        if (!trimmed) {
+            StackTraceElement[] frames = getStackTrace();
+            int first = 0;
+            while (first < frames.length && isInternal(frames[first])) {
+                first++;
+            }
+            setStackTrace(Arrays.copyOfRange(frames, first, frames.length));
+            trimmed = true;
+        }
+        return this;
+    }
+
+    private static boolean isInternal(StackTraceElement frame) {
+        String c = frame.getClassName();
+        return c.equals(ManagedEntry.class.getName()) || c.equals(RefLease.class.getName())
+                || c.equals(LeakRecord.class.getName()) || c.equals(AcquisitionTrace.class.getName());
+    }
+}

@@ -1,0 +1,358 @@
+package io.percpuref.registry;
+
+import io.percpuref.PercpuRef;
+import io.percpuref.ResourceUnavailableException;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The registry's record of one managed resource, and the {@link ManagedResource} handed to users.
+ *
+ * <p>Structure: one {@link PercpuRef} per entry, built with the release action as its release
+ * callback and the registry's callback executor. The ref's initial reference stands for the
+ * registration; leases are ordinary references ({@code tryGetLive}/{@code put}), so the ref's
+ * guarantees (linearizable kill, exactly-once release, confirm before release) are the entry's.
+ *
+ * <p>State: {@code LIVE -> DYING -> RELEASED}, in {@link #state}. The {@code LIVE -> DYING} CAS in
+ * {@link #killIfLive()} elects the one caller that kills the ref, so the ref never sees a second
+ * kill from the registry. {@code DYING -> RELEASED} is written by the ref's release callback, the
+ * only place that can run once the count reaches zero, after the release action.
+ *
+ * <p>Ordering of a kill: (1) CAS to DYING, (2) record the kill time, (3) the registry's counters,
+ * stuck check and {@code onKilled} listeners, (4) {@code ref.kill(confirm)}. Listeners run before
+ * (4) so that {@code onKilled} precedes {@code onConfirmed}/{@code onReleased} even when the callback
+ * executor runs callbacks inline. A concurrent acquire may therefore still succeed between (1) and
+ * (4); it is concurrent with the kill, and the release waits for it.
+ *
+ * <p>Release sequence, on the callback executor: release action (failures reported), release time,
+ * state RELEASED, then {@link RefRegistry#released}: leave the map (name free), counters, cancel the
+ * stuck check, {@code onReleased}. The ref's {@code released()} stage, which {@link #released()}
+ * returns, completes after all of this.
+ *
+ * <p>Leak tracking: a tracked lease's {@link LeakRecord} lives in {@link #holders}, created on first
+ * use, so entries that never track a lease pay one null field. It is a lock-free skip list keyed by a
+ * per-entry sequence number (no {@code synchronized}, unlike a ConcurrentHashMap's bin locks, so a
+ * tracked lease never pins a virtual thread).
+ */
+final class ManagedEntry<T> implements ManagedResource<T> {
+
+    private static final VarHandle STATE;
+    private static final VarHandle STUCK;
+    private static final VarHandle HOLDERS;
+
+    static {
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            STATE = lookup.findVarHandle(ManagedEntry.class, "state", RefState.class);
+            STUCK = lookup.findVarHandle(ManagedEntry.class, "stuck", int.class);
+            HOLDERS = lookup.findVarHandle(ManagedEntry.class, "holders", Holders.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** {@link #stuck}: not reported stuck. */
+    private static final int NOT_STUCK = 0;
+    /** {@link #stuck}: reported stuck and counted in the registry's stuck gauge. */
+    private static final int STUCK_COUNTED = 1;
+    /** {@link #stuck}: released; can no longer become stuck, and is uncounted if it was. */
+    private static final int STUCK_SETTLED = 2;
+
+    /** The registry this entry belongs to. */
+    final RefRegistry registry;
+    /** Registered name, unique among the registry's non-released entries. */
+    private final String name;
+    /** The managed resource; handed out by leases. */
+    final T resource;
+    /** Closes the resource; run once, by the ref's release callback. */
+    private final ReleaseAction<? super T> releaseAction;
+    /** The reference count; leases are its references, the registration its initial reference. */
+    final PercpuRef ref;
+    /** Leak tracking: 0 tracks nothing, 1 every lease, n one lease in n (random). */
+    private final int sampling;
+    /** {@link System#nanoTime()} at registration. */
+    private final long registeredAt;
+
+    /** LIVE, DYING or RELEASED; changes by CAS (kill) or by the release callback. */
+    private volatile RefState state = RefState.LIVE;
+    /** nanoTime of the kill; 0 until written, just after the CAS to DYING. */
+    private volatile long killedAt;
+    /** nanoTime when the release action finished; written before state becomes RELEASED. */
+    private volatile long releasedAt;
+    /** Set by the confirm callback: from then on the ref's count no longer includes the initial reference. */
+    private volatile boolean confirmed;
+    /** NOT_STUCK, STUCK_COUNTED or STUCK_SETTLED; see {@link #markStuck()} and {@link #settleStuck()}. */
+    private volatile int stuck;
+    /** The pending stuck check, cancelled at release; null until the kill scheduled it. */
+    private volatile Future<?> stuckCheck;
+    /** Records of this entry's open (or leaked, unreclaimed) tracked leases; null until the first. */
+    private volatile Holders holders;
+
+    ManagedEntry(RefRegistry registry, String name, T resource, ReleaseAction<? super T> releaseAction,
+                 int sampling) {
+        this.registry = registry;
+        this.name = name;
+        this.resource = resource;
+        this.releaseAction = releaseAction;
+        this.sampling = sampling;
+        this.registeredAt = System.nanoTime();
+        this.ref = PercpuRef.builder()
+                .name(name)
+                .onRelease(r -> release())
+                .callbackExecutor(registry.callbackExecutor())
+                .errorReporter(registry::reportRefError)
+                .build();
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Leases (the hot path)
+    // ------------------------------------------------------------------------------------------
+
+    @Override
+    public Lease<T> acquire() {
+        RefLease<T> lease = lease();
+        if (lease == null) {
+            throw unavailable();
+        }
+        return lease;
+    }
+
+    @Override
+    public Optional<Lease<T>> tryAcquire() {
+        return Optional.ofNullable(lease());
+    }
+
+    /** tryGetLive and wrap the reference in a lease; null (and a counted rejection) if not live. */
+    private RefLease<T> lease() {
+        if (!ref.tryGetLive()) {
+            registry.rejected();
+            return null;
+        }
+        int n = sampling;
+        if (n == 0 || (n > 1 && ThreadLocalRandom.current().nextInt(n) != 0)) {
+            return new RefLease<>(this, false);
+        }
+        return trackedLease();
+    }
+
+    private RefLease<T> trackedLease() {
+        try {
+            return new RefLease<>(this, true);
+        } catch (Throwable t) {
+            ref.put(); // the lease was never handed out: give its reference back
+            throw t;
+        }
+    }
+
+    private ResourceUnavailableException unavailable() {
+        RefState s = state;
+        return new ResourceUnavailableException(name, s.name(), s == RefState.RELEASED
+                ? "it has been released"
+                : "it has been killed; no new leases are handed out");
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Kill, confirm, release
+    // ------------------------------------------------------------------------------------------
+
+    @Override
+    public CompletionStage<Void> kill() {
+        CompletionStage<Void> confirmedStage = killIfLive();
+        if (confirmedStage == null) {
+            throw new IllegalStateException(describe() + ": kill() on a resource that was already killed");
+        }
+        return confirmedStage;
+    }
+
+    /** Kills this entry if it is live; returns the confirm stage, or null if it was not live. */
+    CompletionStage<Void> killIfLive() {
+        if (!STATE.compareAndSet(this, RefState.LIVE, RefState.DYING)) {
+            return null;
+        }
+        killedAt = System.nanoTime();
+        registry.killed(this);
+        // Linearization point of the kill: every tryGetLive() that starts after this returns fails.
+        return ref.kill(r -> confirm());
+    }
+
+    /** The ref's one-off confirm callback; runs on the callback executor before release. */
+    private void confirm() {
+        confirmed = true;
+        registry.confirmed(this);
+    }
+
+    /** The ref's release callback: runs once, on the callback executor, when the count reached zero. */
+    private void release() {
+        try {
+            releaseAction.release(resource);
+        } catch (Throwable t) {
+            if (t instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            registry.reportFailure(name, state.name(), "release action threw " + t, t);
+            if (t instanceof VirtualMachineError) {
+                throw (VirtualMachineError) t;
+            }
+        } finally {
+            releasedAt = System.nanoTime();
+            // release: the release time and everything the action did are visible to readers of RELEASED
+            state = RefState.RELEASED;
+            registry.released(this);
+        }
+    }
+
+    @Override
+    public CompletionStage<Void> released() {
+        return ref.released();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Stuck detection
+    // ------------------------------------------------------------------------------------------
+
+    /** Remembers the scheduled stuck check; cancels it at once if the entry released meanwhile. */
+    void stuckCheck(Future<?> check) {
+        stuckCheck = check;
+        // Pairs with release(): it writes RELEASED then reads stuckCheck; we write stuckCheck then
+        // read RELEASED. With volatile accesses at least one of us sees the other, so no check lingers.
+        if (state == RefState.RELEASED) {
+            check.cancel(false);
+        }
+    }
+
+    void cancelStuckCheck() {
+        Future<?> check = stuckCheck;
+        if (check != null) {
+            check.cancel(false);
+        }
+    }
+
+    /** @return true once, for the caller that must count and report this entry as stuck */
+    boolean markStuck() {
+        return state == RefState.DYING && STUCK.compareAndSet(this, NOT_STUCK, STUCK_COUNTED);
+    }
+
+    /** Called at release. @return true if the entry had been counted stuck and must be uncounted */
+    boolean settleStuck() {
+        return (int) STUCK.getAndSet(this, STUCK_SETTLED) == STUCK_COUNTED;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Leak tracking
+    // ------------------------------------------------------------------------------------------
+
+    /** Creates and registers the tracking record of a lease under construction. */
+    LeakRecord track(RefLease<T> lease) {
+        Holders h = holders();
+        LeakRecord record = new LeakRecord(lease, this, h.nextId.getAndIncrement());
+        h.byId.put(record.id(), record);
+        return record;
+    }
+
+    private Holders holders() {
+        Holders h = holders;
+        if (h != null) {
+            return h;
+        }
+        Holders fresh = new Holders();
+        Holders witness = (Holders) HOLDERS.compareAndExchange(this, (Holders) null, fresh);
+        return witness != null ? witness : fresh;
+    }
+
+    /** A tracked lease was closed. */
+    void untrack(LeakRecord record) {
+        holders.byId.remove(record.id());
+    }
+
+    /** A tracked lease was collected without close(); runs on the callback executor. */
+    void leaked(LeakRecord record) {
+        boolean reclaim = registry.reclaimLeaks();
+        if (reclaim) {
+            holders.byId.remove(record.id());
+        }
+        registry.leaked(this, new LeakReport(name, record.acquiredBy(), record.trace(), reclaim));
+        if (reclaim) {
+            ref.put(); // the put the leaked lease never made; may be the one that releases
+        }
+    }
+
+    /** The tracked leases still outstanding (open, or leaked and not reclaimed), longest held first. */
+    List<LeaseHolder> leaseHolders() {
+        Holders h = holders;
+        if (h == null) {
+            return List.of();
+        }
+        long now = System.nanoTime();
+        List<LeaseHolder> out = new ArrayList<>();
+        for (LeakRecord r : h.byId.values()) {
+            out.add(r.toHolder(now));
+        }
+        out.sort(Comparator.comparing(LeaseHolder::heldFor).reversed());
+        return out;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Queries
+    // ------------------------------------------------------------------------------------------
+
+    @Override
+    public RefState state() {
+        return state;
+    }
+
+    @Override
+    public RefInfo info() {
+        RefState s = state;
+        if (s == RefState.RELEASED) {
+            long released = releasedAt;
+            return new RefInfo(name, s, 0, since(registeredAt, released), since(killedAt, released));
+        }
+        long now = System.nanoTime();
+        long count = ref.approximateCount();
+        // The initial reference is not a lease: it is held while live and until the kill is confirmed.
+        long inFlight = s == RefState.LIVE || !confirmed ? count - 1 : count;
+        long killed = killedAt;
+        Duration dyingFor = s == RefState.LIVE || killed == 0 ? Duration.ZERO : since(killed, now);
+        return new RefInfo(name, s, Math.max(0, inFlight), since(registeredAt, now), dyingFor);
+    }
+
+    private static Duration since(long start, long end) {
+        return Duration.ofNanos(Math.max(0, end - start));
+    }
+
+    /** For messages: {@code resource 'aio-ctx-7' [DYING]}. */
+    String describe() {
+        return "resource '" + name + "' [" + state + "]";
+    }
+
+    /** For example {@code ManagedResource[aio-ctx-7: DYING, 2 in flight]}. */
+    @Override
+    public String toString() {
+        RefInfo info = info();
+        return "ManagedResource[" + name + ": " + info.state() + ", " + info.inFlight() + " in flight]";
+    }
+
+    /** The tracked leases of one entry. */
+    private static final class Holders {
+        /** Source of record ids; touched only by tracked leases of this entry. */
+        final AtomicLong nextId = new AtomicLong();
+        /** Open (or leaked, unreclaimed) tracked leases by id; lock-free. */
+        final ConcurrentSkipListMap<Long, LeakRecord> byId = new ConcurrentSkipListMap<>();
+    }
+}

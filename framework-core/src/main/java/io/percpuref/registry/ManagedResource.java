@@ -1,0 +1,61 @@
+package io.percpuref.registry;
+
+import io.percpuref.ResourceUnavailableException;
+
+import java.util.Optional;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * A resource registered in a {@link RefRegistry}: a {@link io.percpuref.PercpuRef} plus the
+ * resource object, its release action and its lifecycle state.
+ *
+ * <p>Leases are the hot path: {@link #acquire()} is {@code tryGetLive()} on the resource's own ref
+ * and {@link Lease#close()} is its {@code put()}; neither touches anything shared by the registry.
+ * {@link #kill()} has the semantics of {@link io.percpuref.PercpuRef#kill()}: linearizable, every
+ * acquire that starts after it returned fails.
+ *
+ * @param <T> the type of resource
+ */
+public interface ManagedResource<T> {
+
+    /** The name the resource was registered under. */
+    String name();
+
+    /**
+     * Leases the resource if it is live.
+     *
+     * @return an open lease; close it exactly when you are done
+     * @throws ResourceUnavailableException if the resource is dying or released (counted in
+     *                                      {@code percpu.refs.rejections})
+     */
+    Lease<T> acquire();
+
+    /**
+     * Like {@link #acquire()}, but returns empty instead of throwing when the resource is dying or
+     * released (counted in {@code percpu.refs.rejections} too).
+     */
+    Optional<Lease<T>> tryAcquire();
+
+    /**
+     * Kills the resource: {@code LIVE -> DYING}. New leases are refused from the moment this
+     * returns; the release action runs once the kill is confirmed and the last outstanding lease is
+     * closed, and then the resource becomes {@link RefState#RELEASED} and leaves the registry.
+     *
+     * @return a stage that completes when the kill is confirmed (strictly before release)
+     * @throws IllegalStateException if the resource is already dying or released (the message names
+     *                               it and its state); nothing changes
+     */
+    CompletionStage<Void> kill();
+
+    /**
+     * A stage that completes once the release action has run (normally or not), the entry has left
+     * the registry and the {@link RefListener#onReleased(RefInfo)} listeners have been called.
+     */
+    CompletionStage<Void> released();
+
+    /** The current state. */
+    RefState state();
+
+    /** A description of the resource now: state, in-flight count, age, time dying. */
+    RefInfo info();
+}

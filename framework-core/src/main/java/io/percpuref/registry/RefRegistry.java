@@ -1,0 +1,702 @@
+package io.percpuref.registry;
+
+import io.percpuref.PercpuRefException;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BiConsumer;
+import java.util.function.Consumer;
+
+/**
+ * Tracks managed resources by name through their lifecycle ({@link RefState#LIVE LIVE},
+ * {@link RefState#DYING DYING}, {@link RefState#RELEASED RELEASED}), hands out {@link Lease}s on
+ * them, detects leaked leases and stuck resources, and shuts everything down in one call.
+ *
+ * <pre>{@code
+ * RefRegistry registry = RefRegistry.builder()
+ *         .leakDetection(LeakDetection.SIMPLE)
+ *         .stuckThreshold(Duration.ofSeconds(60))
+ *         .build();
+ * ManagedResource<AioContext> h = registry.register("aio-ctx-7", ctx, AioContext::close);
+ * try (Lease<AioContext> lease = h.acquire()) {
+ *     lease.resource().submit(request);
+ * }
+ * ShutdownReport report = registry.shutdown(Duration.ofSeconds(30));
+ * }</pre>
+ *
+ * <p>All methods are thread-safe. See {@code docs/registry.md} for the user guide.
+ */
+public final class RefRegistry {
+
+    /*
+     * Implementation overview
+     * -----------------------
+     * entries    name -> ManagedEntry, a ConcurrentHashMap. An entry is inserted by register()
+     *            (putIfAbsent: that is the uniqueness check; an entry already RELEASED but not yet
+     *            removed is replaced) and removed by its own release, with remove(name, entry), so a
+     *            released entry can never remove a newer one of the same name. Registration and
+     *            release of different names contend only on CHM bins.
+     *
+     * Hot path   Leases never touch the registry: acquire is tryGetLive() on the entry's own
+     *            PercpuRef plus a lease object, close is a CAS on the lease plus put(). The only
+     *            registry state an acquire reads is final (the sampling rate, copied into the
+     *            entry); the only registry counter it writes is `rejections`, and only when it
+     *            fails. Leak tracking of a sampled lease touches the entry's own holder set.
+     *
+     * Counters   LongAdders (striped, contention-free): live/dying/stuck move with the state
+     *            transitions, kills/releases/rejections/leaks only grow. They are read by
+     *            PercpuRefMetrics as function-based meters. Sums are NOT snapshots: live + dying may
+     *            be briefly off by one while a transition is under way.
+     *
+     * Events     Listeners are a CopyOnWriteArrayList, called synchronously where the event happens;
+     *            each call is isolated (a throwing listener is reported, the rest still run).
+     *
+     * Shutdown   shutdown() sets `shutdown` (volatile), then kills every entry it finds without
+     *            waiting for any (kill is non-blocking), then waits for all released stages together,
+     *            up to the timeout. A register() racing it re-reads `shutdown` after its
+     *            putIfAbsent and kills its own entry if set: the volatile write/read pair and the
+     *            CHM insert/iteration form a Dekker pattern, so either shutdown() sees the entry or
+     *            register() sees the flag; no entry stays live after shutdown.
+     *
+     * Stuck      One daemon thread per registry (a ScheduledThreadPoolExecutor, created at the first
+     *            kill, its thread timing out after 10s idle and stopped by shutdown()). Each kill
+     *            schedules one check at kill + stuckThreshold; release cancels it. An entry is counted
+     *            stuck at most once (ManagedEntry.markStuck/settleStuck).
+     *
+     * Callbacks  Confirm and release callbacks, leak handling and release actions run on the
+     *            callback executor; the default is a cached pool of daemon threads (idle threads exit
+     *            after 10s), so a release action that blocks delays only its own resource.
+     *
+     * Limits     snapshot() and the counters are not atomic snapshots. Listener calls are not
+     *            ordered across threads beyond the per-resource order registered < killed <
+     *            confirmed < released. A leak is detected only when the GC collects the lease.
+     */
+
+    private static final System.Logger LOGGER = System.getLogger(RefRegistry.class.getName());
+    private static final AtomicInteger IDS = new AtomicInteger();
+    /** How long the stuck-detector and default callback threads linger when idle. */
+    private static final long IDLE_THREAD_SECONDS = 10;
+
+    /** Distinguishes this registry's thread names from other registries'. */
+    private final int id = IDS.incrementAndGet();
+    /** Non-released entries by name. */
+    private final ConcurrentHashMap<String, ManagedEntry<?>> entries = new ConcurrentHashMap<>();
+    /** Event listeners, in registration order. */
+    private final CopyOnWriteArrayList<RefListener> listeners = new CopyOnWriteArrayList<>();
+    /** Runs confirm and release callbacks and leak handling. */
+    private final Executor callbackExecutor;
+    /** The configured leak detection level. */
+    private final LeakDetection leakDetection;
+    /** Leak tracking rate handed to each entry: 0 none, 1 every lease, n one in n. */
+    private final int sampling;
+    /** Whether a leaked lease's reference is put back. */
+    private final boolean reclaimLeaks;
+    /** A ref dying longer than this is stuck. */
+    private final Duration stuckThreshold;
+    /** User error reporter, or null; failures are always logged too. */
+    private final Consumer<? super PercpuRefException> errorReporter;
+
+    /** Set once by the first shutdown(); register() refuses from then on. */
+    private volatile boolean shutdown;
+    /** Guards creation and stopping of {@link #stuckDetector}. */
+    private final ReentrantLock detectorLock = new ReentrantLock();
+    /** The stuck-check scheduler; null until the first kill. */
+    private volatile ScheduledThreadPoolExecutor stuckDetector;
+    /** Set by shutdown(): no stuck detector is created any more. Guarded by detectorLock. */
+    private boolean detectorStopped;
+
+    /** Entries in LIVE: +1 at register, -1 at kill. */
+    private final LongAdder live = new LongAdder();
+    /** Entries in DYING: +1 at kill, -1 at release. */
+    private final LongAdder dying = new LongAdder();
+    /** Dying entries reported stuck: +1 at the report, -1 at their release. */
+    private final LongAdder stuck = new LongAdder();
+    /** Kills so far. */
+    private final LongAdder kills = new LongAdder();
+    /** Releases so far. */
+    private final LongAdder releases = new LongAdder();
+    /** Refused acquires so far (the only counter a lease request touches, and only when it fails). */
+    private final LongAdder rejections = new LongAdder();
+    /** Leaked leases detected so far. */
+    private final LongAdder leaks = new LongAdder();
+
+    private RefRegistry(Builder b) {
+        this.callbackExecutor = b.callbackExecutor != null ? b.callbackExecutor : defaultCallbackExecutor(id);
+        this.leakDetection = b.leakDetection;
+        this.sampling = switch (b.leakDetection) {
+            case DISABLED -> 0;
+            case SIMPLE -> b.leakSamplingInterval;
+            case PARANOID -> 1;
+        };
+        this.reclaimLeaks = b.reclaimLeaks;
+        this.stuckThreshold = b.stuckThreshold;
+        this.errorReporter = b.errorReporter;
+    }
+
+    /** Starts building a registry; see {@link Builder} for the defaults. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Registration and lookup
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * Registers {@code resource} under {@code name}, live, and returns its handle.
+     *
+     * <p>If this call races {@link #shutdown(Duration)}, it either throws
+     * {@link IllegalStateException} or returns a handle that has already been killed.
+     *
+     * @param name      unique among this registry's live and dying resources
+     * @param resource  the resource that leases hand out
+     * @param onRelease closes the resource; runs exactly once, on the callback executor, after the
+     *                  resource was killed and its last lease closed
+     * @throws NullPointerException     if an argument is null
+     * @throws IllegalArgumentException if {@code name} is blank, or a live or dying resource already
+     *                                  has that name (the existing resource is left unchanged)
+     * @throws IllegalStateException    if the registry has been shut down
+     */
+    public <T> ManagedResource<T> register(String name, T resource, ReleaseAction<? super T> onRelease) {
+        Objects.requireNonNull(name, "name");
+        if (name.isBlank()) {
+            throw new IllegalArgumentException("resource name must not be blank, was '" + name + "'");
+        }
+        Objects.requireNonNull(resource, "resource");
+        Objects.requireNonNull(onRelease, "onRelease");
+        if (shutdown) {
+            throw new IllegalStateException("cannot register resource '" + name + "': the registry is shut down");
+        }
+        ManagedEntry<T> entry = new ManagedEntry<>(this, name, resource, onRelease, sampling);
+        live.increment();
+        for (;;) {
+            ManagedEntry<?> existing = entries.putIfAbsent(name, entry);
+            if (existing == null) {
+                break;
+            }
+            if (existing.state() != RefState.RELEASED) {
+                live.decrement();
+                throw new IllegalArgumentException(existing.describe()
+                        + " is already registered; a name is free again once its resource is released");
+            }
+            // Released but not yet removed by its release callback: the name is free, take its slot.
+            if (entries.replace(name, existing, entry)) {
+                break;
+            }
+        }
+        fire("onRegistered", entry, RefListener::onRegistered);
+        if (shutdown) {
+            // Lost the race with shutdown(), which may not have seen this entry (see overview).
+            entry.killIfLive();
+        }
+        return entry;
+    }
+
+    /**
+     * The live or dying resource registered under {@code name}, if any.
+     *
+     * @throws NullPointerException if {@code name} is null
+     */
+    public Optional<ManagedResource<?>> find(String name) {
+        Objects.requireNonNull(name, "name");
+        ManagedEntry<?> e = entries.get(name);
+        // A RELEASED entry may linger for a moment before its release callback removes it.
+        return e == null || e.state() == RefState.RELEASED ? Optional.empty() : Optional.of(e);
+    }
+
+    /**
+     * Describes every live and dying resource, in name order. Each {@link RefInfo} is read
+     * separately: this is NOT an atomic snapshot of the registry.
+     */
+    public List<RefInfo> snapshot() {
+        List<RefInfo> infos = new ArrayList<>(entries.size());
+        for (ManagedEntry<?> e : entries.values()) {
+            RefInfo info = e.info();
+            if (info.state() != RefState.RELEASED) { // released after we found it, before it left the map
+                infos.add(info);
+            }
+        }
+        infos.sort(Comparator.comparing(RefInfo::name));
+        return List.copyOf(infos);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Listeners
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * Adds a listener for events from now on; see {@link RefListener} for where each event is
+     * called. Adding the same listener twice makes it receive each event twice.
+     *
+     * @throws NullPointerException if {@code listener} is null
+     */
+    public void addListener(RefListener listener) {
+        listeners.add(Objects.requireNonNull(listener, "listener"));
+    }
+
+    /**
+     * Removes one registration of {@code listener}; it may still receive an event that was being
+     * delivered concurrently.
+     *
+     * @return whether it was registered
+     * @throws NullPointerException if {@code listener} is null
+     */
+    public boolean removeListener(RefListener listener) {
+        return listeners.remove(Objects.requireNonNull(listener, "listener"));
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Shutdown
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * Kills every live resource, all at once (no kill waits for another resource), then waits up to
+     * {@code timeout} for every live and dying resource to be released, and reports the outcome.
+     * From the first call on, {@link #register} refuses and the stuck detector is stopped.
+     *
+     * <p>Calling it again is allowed: it reports on the resources still dying (the stragglers of the
+     * earlier call), after waiting up to the new timeout for them.
+     *
+     * @param timeout how long to wait; {@link Duration#ZERO} kills and reports without waiting
+     * @return which resources were released and which are still dying, with their outstanding lease
+     *         counts and, where leak detection tracked them, their holders
+     * @throws NullPointerException     if {@code timeout} is null
+     * @throws IllegalArgumentException if {@code timeout} is negative
+     */
+    public ShutdownReport shutdown(Duration timeout) {
+        Objects.requireNonNull(timeout, "timeout");
+        if (timeout.isNegative()) {
+            throw new IllegalArgumentException("shutdown timeout must not be negative, was " + timeout);
+        }
+        long deadline = System.nanoTime() + saturatedNanos(timeout);
+        shutdown = true;
+        List<ManagedEntry<?>> candidates = new ArrayList<>(entries.values());
+        List<CompletableFuture<Void>> releasedStages = new ArrayList<>(candidates.size());
+        for (ManagedEntry<?> e : candidates) {
+            e.killIfLive(); // does not wait: the release happens when the last lease closes
+            releasedStages.add(e.released().toCompletableFuture());
+        }
+        awaitAll(releasedStages, deadline - System.nanoTime());
+        stopStuckDetector();
+        return report(candidates);
+    }
+
+    private static void awaitAll(List<CompletableFuture<Void>> stages, long nanos) {
+        if (nanos <= 0 || stages.isEmpty()) {
+            return;
+        }
+        try {
+            CompletableFuture.allOf(stages.toArray(new CompletableFuture<?>[0])).get(nanos, TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            // Not everything was released in time: the report lists the stragglers.
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt(); // report what we have now
+        } catch (ExecutionException e) {
+            throw new AssertionError("a released() stage never completes exceptionally", e);
+        }
+    }
+
+    private static ShutdownReport report(List<ManagedEntry<?>> candidates) {
+        List<String> releasedNames = new ArrayList<>();
+        List<RefInfo> stragglers = new ArrayList<>();
+        Map<String, List<LeaseHolder>> holders = new LinkedHashMap<>();
+        for (ManagedEntry<?> e : candidates) {
+            RefInfo info = e.info();
+            if (info.state() == RefState.RELEASED) {
+                releasedNames.add(info.name());
+            } else {
+                stragglers.add(info);
+                holders.put(info.name(), e.leaseHolders());
+            }
+        }
+        releasedNames.sort(Comparator.naturalOrder());
+        stragglers.sort(Comparator.comparing(RefInfo::name));
+        return new ShutdownReport(releasedNames, stragglers, holders);
+    }
+
+    private static long saturatedNanos(Duration d) {
+        try {
+            return d.toNanos();
+        } catch (ArithmeticException overflow) {
+            return Long.MAX_VALUE / 2; // centuries; keeps deadline arithmetic from overflowing
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Configuration and counters (read by PercpuRefMetrics and the Spring starter)
+    // ------------------------------------------------------------------------------------------
+
+    /** Whether {@link #shutdown(Duration)} has been called. */
+    public boolean isShutdown() {
+        return shutdown;
+    }
+
+    /** The configured leak detection level. */
+    public LeakDetection leakDetection() {
+        return leakDetection;
+    }
+
+    /** The configured stuck threshold. */
+    public Duration stuckThreshold() {
+        return stuckThreshold;
+    }
+
+    /** Number of live resources (approximate while registrations and kills are under way). */
+    public long liveCount() {
+        return live.sum();
+    }
+
+    /** Number of dying resources, stuck ones included (approximate while kills and releases are under way). */
+    public long dyingCount() {
+        return dying.sum();
+    }
+
+    /** Number of resources dying longer than the stuck threshold, and reported so, that have not released yet. */
+    public long stuckCount() {
+        return stuck.sum();
+    }
+
+    /** Total kills since the registry was built. */
+    public long killCount() {
+        return kills.sum();
+    }
+
+    /** Total releases since the registry was built. */
+    public long releaseCount() {
+        return releases.sum();
+    }
+
+    /** Total failed {@code acquire()}/{@code tryAcquire()} calls on dying or released resources. */
+    public long rejectionCount() {
+        return rejections.sum();
+    }
+
+    /** Total leaked leases detected. */
+    public long leakCount() {
+        return leaks.sum();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Events from entries (package-private)
+    // ------------------------------------------------------------------------------------------
+
+    Executor callbackExecutor() {
+        return callbackExecutor;
+    }
+
+    boolean reclaimLeaks() {
+        return reclaimLeaks;
+    }
+
+    void rejected() {
+        rejections.increment();
+    }
+
+    void killed(ManagedEntry<?> e) {
+        live.decrement();
+        dying.increment();
+        kills.increment();
+        scheduleStuckCheck(e);
+        fire("onKilled", e, RefListener::onKilled);
+    }
+
+    void confirmed(ManagedEntry<?> e) {
+        fire("onConfirmed", e, RefListener::onConfirmed);
+    }
+
+    void released(ManagedEntry<?> e) {
+        entries.remove(e.name(), e);
+        dying.decrement();
+        releases.increment();
+        if (e.settleStuck()) {
+            stuck.decrement();
+        }
+        e.cancelStuckCheck();
+        fire("onReleased", e, RefListener::onReleased);
+    }
+
+    void leaked(ManagedEntry<?> e, LeakReport report) {
+        leaks.increment();
+        LOGGER.log(System.Logger.Level.WARNING, "LEAK: a lease of " + e.describe()
+                + " was garbage-collected without close(); acquired by thread '" + report.acquiredBy() + "'; "
+                + (report.reclaimed()
+                        ? "its reference was put back (reclaimLeaks)"
+                        : "its reference is lost, so the resource cannot be released (see reclaimLeaks)"),
+                report.acquisitionTrace());
+        fire("onLeak", e, report, RefListener::onLeak);
+    }
+
+    /** Runs {@code task} for {@code e} on the callback executor, or inline (reported) if the executor rejects it. */
+    void dispatch(ManagedEntry<?> e, Runnable task) {
+        try {
+            callbackExecutor.execute(task);
+        } catch (RejectedExecutionException rejected) {
+            reportFailure(e.name(), e.state().name(), "callback executor rejected a callback; running it inline",
+                    rejected);
+            task.run();
+        }
+    }
+
+    /** Receives the problems of the entries' refs (over-puts, rejected callbacks). */
+    void reportRefError(PercpuRefException e) {
+        LOGGER.log(System.Logger.Level.ERROR, e.getMessage(), e.getCause());
+        deliverToReporter(e);
+    }
+
+    /** Logs a failure (release action, listener) and hands it to the error reporter, if any. */
+    void reportFailure(String refName, String refState, String message, Throwable cause) {
+        PercpuRefException e = new PercpuRefException(refName, refState, message, cause);
+        LOGGER.log(System.Logger.Level.ERROR, e.getMessage(), cause);
+        deliverToReporter(e);
+    }
+
+    private void deliverToReporter(PercpuRefException e) {
+        Consumer<? super PercpuRefException> reporter = errorReporter;
+        if (reporter == null) {
+            return;
+        }
+        try {
+            reporter.accept(e);
+        } catch (Throwable t) {
+            LOGGER.log(System.Logger.Level.ERROR, "the registry's error reporter threw while reporting: "
+                    + e.getMessage(), t);
+        }
+    }
+
+    /** Delivers {@code e}'s current {@link RefInfo} to every listener. */
+    private void fire(String event, ManagedEntry<?> e, BiConsumer<RefListener, RefInfo> call) {
+        if (!listeners.isEmpty()) {
+            fire(event, e, e.info(), call);
+        }
+    }
+
+    /** Delivers {@code payload} to every listener, each call isolated from the others. */
+    private <P> void fire(String event, ManagedEntry<?> e, P payload, BiConsumer<RefListener, P> call) {
+        for (RefListener l : listeners) {
+            try {
+                call.accept(l, payload);
+            } catch (Throwable t) {
+                reportFailure(e.name(), e.state().name(), "listener " + l + " threw in " + event + ": " + t, t);
+                if (t instanceof VirtualMachineError) {
+                    throw (VirtualMachineError) t;
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Stuck detection
+    // ------------------------------------------------------------------------------------------
+
+    private void scheduleStuckCheck(ManagedEntry<?> e) {
+        ScheduledThreadPoolExecutor detector = stuckDetector();
+        if (detector == null) {
+            return; // shut down: no stuck detection any more
+        }
+        try {
+            e.stuckCheck(detector.schedule(() -> checkStuck(e), saturatedNanos(stuckThreshold), TimeUnit.NANOSECONDS));
+        } catch (RejectedExecutionException stopped) {
+            // shutdown() stopped the detector between our read and the schedule; same as above
+        }
+    }
+
+    private void checkStuck(ManagedEntry<?> e) {
+        if (!e.markStuck()) {
+            return; // released (or already reported) meanwhile
+        }
+        stuck.increment();
+        RefInfo info = e.info();
+        LOGGER.log(System.Logger.Level.WARNING, "resource '" + info.name() + "' [" + info.state()
+                + "] is stuck: dying for " + info.dyingFor() + " (threshold " + stuckThreshold + ") with "
+                + info.inFlight() + " lease(s) in flight");
+        fire("onStuck", e, info, RefListener::onStuck);
+    }
+
+    private ScheduledThreadPoolExecutor stuckDetector() {
+        ScheduledThreadPoolExecutor d = stuckDetector;
+        if (d != null) {
+            return d;
+        }
+        detectorLock.lock();
+        try {
+            if (stuckDetector == null && !detectorStopped) {
+                stuckDetector = newStuckDetector(id);
+            }
+            return stuckDetector;
+        } finally {
+            detectorLock.unlock();
+        }
+    }
+
+    private void stopStuckDetector() {
+        ScheduledThreadPoolExecutor d;
+        detectorLock.lock();
+        try {
+            detectorStopped = true;
+            d = stuckDetector;
+        } finally {
+            detectorLock.unlock();
+        }
+        if (d != null) {
+            d.shutdownNow();
+        }
+    }
+
+    /** Whether this registry's stuck-detector thread exists and has not terminated; for tests. */
+    boolean stuckDetectorAlive() {
+        ScheduledThreadPoolExecutor d = stuckDetector;
+        return d != null && !d.isTerminated();
+    }
+
+    private static ScheduledThreadPoolExecutor newStuckDetector(int registryId) {
+        ScheduledThreadPoolExecutor d = new ScheduledThreadPoolExecutor(1,
+                daemonThreads("percpu-ref-stuck-detector-" + registryId, false));
+        d.setRemoveOnCancelPolicy(true);
+        d.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+        // A registry dropped without shutdown() must not leave its thread behind forever.
+        d.setKeepAliveTime(IDLE_THREAD_SECONDS, TimeUnit.SECONDS);
+        d.allowCoreThreadTimeOut(true);
+        return d;
+    }
+
+    private static Executor defaultCallbackExecutor(int registryId) {
+        return new ThreadPoolExecutor(0, Integer.MAX_VALUE, IDLE_THREAD_SECONDS, TimeUnit.SECONDS,
+                new SynchronousQueue<>(), daemonThreads("percpu-ref-callback-" + registryId, true));
+    }
+
+    private static ThreadFactory daemonThreads(String name, boolean numbered) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, numbered ? name + "-" + n.incrementAndGet() : name);
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    /** For example {@code RefRegistry[live=3, dying=1, stuck=0, leakDetection=SIMPLE]}. */
+    @Override
+    public String toString() {
+        return "RefRegistry[live=" + liveCount() + ", dying=" + dyingCount() + ", stuck=" + stuckCount()
+                + ", leakDetection=" + leakDetection + (shutdown ? ", shut down]" : "]");
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Builder
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * Configures a {@link RefRegistry}. Every option has a default; a builder may be reused.
+     */
+    public static final class Builder {
+        private Executor callbackExecutor;
+        private LeakDetection leakDetection = LeakDetection.SIMPLE;
+        private int leakSamplingInterval = 128;
+        private boolean reclaimLeaks;
+        private Duration stuckThreshold = Duration.ofSeconds(60);
+        private Consumer<? super PercpuRefException> errorReporter;
+
+        private Builder() {
+        }
+
+        /**
+         * Where confirm and release callbacks, release actions and leak handling run. Default: a
+         * cached pool of daemon threads owned by the registry (idle threads exit after 10 seconds),
+         * so that a release action that blocks delays only its own resource. If the executor rejects
+         * a task, it runs inline and the rejection is reported.
+         *
+         * @throws NullPointerException if {@code executor} is null
+         */
+        public Builder callbackExecutor(Executor executor) {
+            this.callbackExecutor = Objects.requireNonNull(executor, "executor");
+            return this;
+        }
+
+        /**
+         * Which leases to track for leak detection. Default {@link LeakDetection#SIMPLE}.
+         *
+         * @throws NullPointerException if {@code leakDetection} is null
+         */
+        public Builder leakDetection(LeakDetection leakDetection) {
+            this.leakDetection = Objects.requireNonNull(leakDetection, "leakDetection");
+            return this;
+        }
+
+        /**
+         * With {@link LeakDetection#SIMPLE}, track one lease in {@code interval}, chosen at random.
+         * Default 128.
+         *
+         * @throws IllegalArgumentException if {@code interval < 1}
+         */
+        public Builder leakSamplingInterval(int interval) {
+            if (interval < 1) {
+                throw new IllegalArgumentException("leak sampling interval must be at least 1, was " + interval);
+            }
+            this.leakSamplingInterval = interval;
+            return this;
+        }
+
+        /**
+         * Whether to put back the reference of a tracked lease that leaked, so that a leak cannot
+         * keep a resource from being released (and block shutdown) forever. Default false: the leak
+         * is reported and the resource stays dying, which shows the bug instead of hiding it.
+         */
+        public Builder reclaimLeaks(boolean reclaim) {
+            this.reclaimLeaks = reclaim;
+            return this;
+        }
+
+        /**
+         * A resource dying longer than this is reported once through {@link RefListener#onStuck}
+         * and counted in {@link RefRegistry#stuckCount()}. Default 60 seconds.
+         *
+         * @throws NullPointerException     if {@code threshold} is null
+         * @throws IllegalArgumentException if {@code threshold} is zero or negative
+         */
+        public Builder stuckThreshold(Duration threshold) {
+            Objects.requireNonNull(threshold, "threshold");
+            if (threshold.isZero() || threshold.isNegative()) {
+                throw new IllegalArgumentException("stuck threshold must be positive, was " + threshold);
+            }
+            this.stuckThreshold = threshold;
+            return this;
+        }
+
+        /**
+         * Also hand every failure (a release action or listener that threw, a rejected callback, an
+         * over-put detected by a resource's ref) to {@code reporter}. Failures are always logged
+         * through {@link System.Logger} at {@code ERROR} as well.
+         *
+         * @throws NullPointerException if {@code reporter} is null
+         */
+        public Builder errorReporter(Consumer<? super PercpuRefException> reporter) {
+            this.errorReporter = Objects.requireNonNull(reporter, "reporter");
+            return this;
+        }
+
+        /** Builds a new, empty registry. */
+        public RefRegistry build() {
+            return new RefRegistry(this);
+        }
+    }
+}

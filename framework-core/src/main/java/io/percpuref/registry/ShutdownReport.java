@@ -1,0 +1,87 @@
+package io.percpuref.registry;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * What {@link RefRegistry#shutdown(java.time.Duration)} achieved: which resources were released
+ * before the timeout, and which were still dying (the stragglers) with their outstanding lease
+ * counts and, where leak detection tracked them, the holders of those leases.
+ *
+ * <p>{@link #toString()} renders a multi-line summary suitable for a log line:
+ *
+ * <pre>
+ * shutdown: 2 released, 1 straggler
+ *   straggler 'aio-ctx-7': DYING, 1 in flight, dying for PT30.002S
+ *     held for PT41.5S by thread 'worker-3'
+ *       at com.example.Worker.run(Worker.java:42)
+ * </pre>
+ */
+public final class ShutdownReport {
+
+    private final List<String> released;
+    private final List<RefInfo> stragglers;
+    private final Map<String, List<LeaseHolder>> holders;
+
+    /**
+     * @param released   names of the resources released before the report was made
+     * @param stragglers resources still dying
+     * @param holders    tracked outstanding leases per straggler name (missing or empty when none
+     *                   was tracked)
+     * @throws NullPointerException if an argument is null
+     */
+    public ShutdownReport(List<String> released, List<RefInfo> stragglers, Map<String, List<LeaseHolder>> holders) {
+        this.released = List.copyOf(Objects.requireNonNull(released, "released"));
+        this.stragglers = List.copyOf(Objects.requireNonNull(stragglers, "stragglers"));
+        Map<String, List<LeaseHolder>> copy = new LinkedHashMap<>();
+        Objects.requireNonNull(holders, "holders").forEach((name, list) -> copy.put(name, List.copyOf(list)));
+        this.holders = copy;
+    }
+
+    /** Names of the resources that were released, in name order. */
+    public List<String> released() {
+        return released;
+    }
+
+    /** The resources that were still dying when the timeout expired, in name order. */
+    public List<RefInfo> stragglers() {
+        return stragglers;
+    }
+
+    /** True iff there are no stragglers: everything registered was released in time. */
+    public boolean isClean() {
+        return stragglers.isEmpty();
+    }
+
+    /**
+     * The tracked outstanding leases of the straggler {@code refName}: who holds it up. Empty when
+     * leak detection did not track any of its leases (or it is not a straggler); with
+     * {@link LeakDetection#SIMPLE} it is a sample, with {@link LeakDetection#PARANOID} complete.
+     * Longest held first.
+     */
+    public List<LeaseHolder> holders(String refName) {
+        return holders.getOrDefault(refName, List.of());
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder sb = new StringBuilder("shutdown: ").append(released.size()).append(" released, ")
+                .append(stragglers.size()).append(stragglers.size() == 1 ? " straggler" : " stragglers");
+        for (RefInfo s : stragglers) {
+            sb.append("\n  straggler '").append(s.name()).append("': ").append(s.state()).append(", ")
+                    .append(s.inFlight()).append(" in flight, dying for ").append(s.dyingFor());
+            for (LeaseHolder h : holders(s.name())) {
+                sb.append("\n    ").append(h.leaked() ? "leaked lease (never closed)" : "held for " + h.heldFor())
+                        .append(" by thread '").append(h.acquiredBy()).append('\'');
+                if (h.acquisitionTrace() != null) {
+                    for (StackTraceElement e : h.acquisitionTrace().getStackTrace()) {
+                        sb.append("\n      at ").append(e);
+                    }
+                }
+            }
+        }
+        return sb.toString();
+    }
+}

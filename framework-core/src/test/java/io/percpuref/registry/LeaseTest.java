@@ -1,0 +1,220 @@
+package io.percpuref.registry;
+
+import io.percpuref.ResourceUnavailableException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.lang.management.ManagementFactory;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class LeaseTest {
+
+    /** Direct executor: release actions run in the thread that closes the last lease, so tests can check at once. */
+    private final RefRegistry registry = RefRegistry.builder()
+            .callbackExecutor(Runnable::run)
+            .leakDetection(LeakDetection.DISABLED)
+            .build();
+    private final TestResource resource = new TestResource();
+    private final ManagedResource<TestResource> handle = registry.register("r", resource, TestResource::close);
+
+    @AfterEach
+    void shutDown() {
+        registry.shutdown(Duration.ZERO);
+    }
+
+    @Test
+    void acquireHandsOutTheResource() {
+        try (Lease<TestResource> lease = handle.acquire()) {
+            assertThat(lease.resource()).isSameAs(resource);
+        }
+    }
+
+    @Test
+    void tryAcquireOnALiveResourceHandsOutALease() {
+        assertThat(handle.tryAcquire()).hasValueSatisfying(lease -> assertThat(lease.resource()).isSameAs(resource));
+    }
+
+    @Test
+    void closingALeaseGivesItsReferenceBack() {
+        Lease<TestResource> lease = handle.acquire();
+
+        lease.close();
+
+        assertThat(handle.info().inFlight()).isZero();
+    }
+
+    @Test
+    void anOpenLeaseHoldsOffTheRelease() {
+        Lease<TestResource> lease = handle.acquire();
+
+        handle.kill();
+
+        assertThat(handle.state()).isEqualTo(RefState.DYING);
+        assertThat(resource.closes()).isZero();
+        lease.close();
+        assertThat(handle.state()).isEqualTo(RefState.RELEASED);
+        assertThat(resource.closes()).isEqualTo(1);
+    }
+
+    @Test
+    void closingALeaseTwicePutsOnlyOnce() {
+        Lease<TestResource> twice = handle.acquire();
+        Lease<TestResource> other = handle.acquire();
+        handle.kill();
+
+        twice.close();
+        twice.close();
+
+        assertThat(handle.state()).isEqualTo(RefState.DYING); // a second put would have released it
+        other.close();
+        assertThat(resource.closes()).isEqualTo(1);
+    }
+
+    @Test
+    void concurrentClosesOfOneLeasePutOnlyOnce() throws Exception {
+        Lease<TestResource> shared = handle.acquire();
+        Lease<TestResource> other = handle.acquire();
+        handle.kill();
+        int threads = 8;
+        CyclicBarrier start = new CyclicBarrier(threads);
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            List<Future<?>> closes = new ArrayList<>();
+            for (int i = 0; i < threads; i++) {
+                closes.add(pool.submit(() -> {
+                    start.await();
+                    shared.close();
+                    return null;
+                }));
+            }
+            for (Future<?> f : closes) {
+                f.get(10, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+
+        assertThat(handle.state()).isEqualTo(RefState.DYING);
+        other.close();
+        assertThat(resource.closes()).isEqualTo(1);
+    }
+
+    @Test
+    void aLeaseClosedOnAnotherThreadReleasesTheResource() throws Exception {
+        Lease<TestResource> lease = handle.acquire();
+        handle.kill();
+        CountDownLatch closed = new CountDownLatch(1);
+
+        Thread closer = new Thread(() -> {
+            lease.close();
+            closed.countDown();
+        }, "lease-closer");
+        closer.start();
+
+        assertThat(closed.await(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(handle.state()).isEqualTo(RefState.RELEASED);
+        assertThat(resource.closedOn()).isEqualTo("lease-closer");
+    }
+
+    @Test
+    void resourceOfAClosedLeaseIsRefusedWithNameAndState() {
+        Lease<TestResource> lease = handle.acquire();
+        lease.close();
+
+        assertThatThrownBy(lease::resource)
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("'r'")
+                .hasMessageContaining("LIVE")
+                .hasMessageContaining("closed");
+    }
+
+    @Test
+    void acquireOnADyingResourceThrowsWithNameAndState() {
+        handle.acquire();
+        handle.kill();
+
+        assertThatThrownBy(handle::acquire)
+                .isInstanceOfSatisfying(ResourceUnavailableException.class, e -> {
+                    assertThat(e.resourceName()).isEqualTo("r");
+                    assertThat(e.resourceState()).isEqualTo("DYING");
+                })
+                .hasMessageContaining("'r'")
+                .hasMessageContaining("DYING");
+    }
+
+    @Test
+    void acquireOnAReleasedResourceThrowsWithReleasedState() {
+        handle.kill();
+
+        assertThatThrownBy(handle::acquire)
+                .isInstanceOfSatisfying(ResourceUnavailableException.class,
+                        e -> assertThat(e.resourceState()).isEqualTo("RELEASED"))
+                .hasMessageContaining("RELEASED");
+    }
+
+    @Test
+    void tryAcquireOnADyingResourceIsEmpty() {
+        handle.acquire();
+        handle.kill();
+
+        assertThat(handle.tryAcquire()).isEmpty();
+    }
+
+    @Test
+    void acquireAfterShutdownThrows() {
+        registry.shutdown(Duration.ZERO);
+
+        assertThatThrownBy(handle::acquire).isInstanceOf(ResourceUnavailableException.class);
+    }
+
+    @Test
+    void refusedAcquiresAreCountedAsRejections() {
+        handle.acquire();
+        handle.kill();
+
+        handle.tryAcquire();
+        assertThatThrownBy(handle::acquire).isInstanceOf(ResourceUnavailableException.class);
+
+        assertThat(registry.rejectionCount()).isEqualTo(2);
+    }
+
+    @Test
+    void acquireAndCloseOnALiveResourceCountNothingRegistryWide() {
+        for (int i = 0; i < 1_000; i++) {
+            handle.acquire().close();
+        }
+
+        assertThat(registry.rejectionCount()).isZero();
+        assertThat(registry.liveCount()).isEqualTo(1);
+    }
+
+    @Test
+    void anUntrackedLeaseAllocatesNothingBeyondItself() {
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long thread = Thread.currentThread().getId();
+        int n = 200_000;
+        for (int i = 0; i < n; i++) { // warm up (JIT, any one-off inflation)
+            handle.acquire().close();
+        }
+
+        long before = threads.getThreadAllocatedBytes(thread);
+        for (int i = 0; i < n; i++) {
+            handle.acquire().close();
+        }
+        long perLease = (threads.getThreadAllocatedBytes(thread) - before) / n;
+
+        // A lease is a 12-byte header, two references and an int: 24 bytes with compressed oops.
+        assertThat(perLease).isLessThanOrEqualTo(24);
+    }
+}
