@@ -1,0 +1,174 @@
+package io.percpuref.spring;
+
+import io.percpuref.ResourceUnavailableException;
+import io.percpuref.registry.Lease;
+import io.percpuref.registry.ManagedResource;
+import io.percpuref.registry.RefRegistry;
+import io.percpuref.registry.RefState;
+
+import org.aopalliance.intercept.MethodInterceptor;
+import org.aopalliance.intercept.MethodInvocation;
+import org.springframework.aop.Pointcut;
+import org.springframework.aop.support.AopUtils;
+import org.springframework.core.MethodClassKey;
+import org.springframework.util.ReflectionUtils;
+import org.springframework.util.StringValueResolver;
+
+import java.lang.reflect.Method;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+
+/**
+ * The advice of {@link GuardedBeanPostProcessor}: leases the guarded method's resource for the
+ * call, as {@link Guarded} describes for each return type.
+ *
+ * <p>Every call: one read of {@link #methods} (lock-free once the method has been resolved), one
+ * {@link RefRegistry#find} and one {@link ManagedResource#acquire()}, then the invocation, then
+ * {@link Lease#close()} in a {@code finally} or in the completion of the returned stage or
+ * subscription. Nothing here takes a lock or blocks, so guarded calls run unchanged on virtual
+ * threads. The lease is acquired before the method body runs, so a call that starts after the
+ * resource's kill returned never runs it (the kill is linearizable, see {@code PercpuRef}).
+ */
+final class GuardInterceptor implements MethodInterceptor {
+
+    private final Supplier<RefRegistry> registrySupplier;
+    /** The registry, once looked up (benign race: every thread gets the same singleton). */
+    private volatile RefRegistry registry;
+    /** Resolved guarded methods by (invoked method, target class). */
+    private final ConcurrentHashMap<MethodClassKey, GuardedMethod> methods = new ConcurrentHashMap<>();
+    /** Resolves placeholders in resource names; set by the post-processor before any proxy exists. */
+    private volatile StringValueResolver valueResolver = value -> value;
+
+    GuardInterceptor(Supplier<RefRegistry> registrySupplier) {
+        this.registrySupplier = registrySupplier;
+    }
+
+    void setValueResolver(StringValueResolver valueResolver) {
+        this.valueResolver = Objects.requireNonNull(valueResolver, "valueResolver");
+    }
+
+    /** Resolves every guarded method of {@code targetClass} now, so that a misconfiguration fails at startup. */
+    void validate(Class<?> targetClass) {
+        Pointcut pointcut = GuardedBeanPostProcessor.POINTCUT;
+        for (Method m : ReflectionUtils.getUniqueDeclaredMethods(targetClass, ReflectionUtils.USER_DECLARED_METHODS)) {
+            if (pointcut.getClassFilter().matches(targetClass) && pointcut.getMethodMatcher().matches(m, targetClass)) {
+                guardedMethod(m, targetClass);
+            }
+        }
+    }
+
+    @Override
+    public Object invoke(MethodInvocation invocation) throws Throwable {
+        Object target = invocation.getThis();
+        Class<?> targetClass = target != null ? AopUtils.getTargetClass(target) : invocation.getMethod().getDeclaringClass();
+        GuardedMethod guarded = guardedMethod(invocation.getMethod(), targetClass);
+        return switch (guarded.kind()) {
+            case SYNC -> invokeSync(invocation, guarded);
+            case STAGE -> invokeStage(invocation, guarded);
+            case MONO, FLUX -> ReactorGuards.invoke(this, invocation, guarded);
+        };
+    }
+
+    private Object invokeSync(MethodInvocation invocation, GuardedMethod guarded) throws Throwable {
+        Lease<?> lease;
+        try {
+            lease = acquire(guarded);
+        }
+        catch (ResourceUnavailableException refused) {
+            return refuse(invocation, guarded, refused);
+        }
+        try {
+            return invocation.proceed();
+        }
+        finally {
+            lease.close();
+        }
+    }
+
+    private Object invokeStage(MethodInvocation invocation, GuardedMethod guarded) throws Throwable {
+        Lease<?> lease;
+        try {
+            lease = acquire(guarded);
+        }
+        catch (ResourceUnavailableException refused) {
+            return refuse(invocation, guarded, refused);
+        }
+        Object result;
+        try {
+            result = invocation.proceed();
+            if (result == null) {
+                lease.close();
+                return null;
+            }
+            // The lease follows the stage; the caller gets the method's own stage, unchanged.
+            ((CompletionStage<?>) result).whenComplete((value, failure) -> lease.close());
+        }
+        catch (Throwable t) {
+            lease.close();
+            throw t;
+        }
+        return result;
+    }
+
+    /**
+     * A lease on the guarded method's resource.
+     *
+     * @throws ResourceUnavailableException if the resource is dying or released, or nothing is
+     *                                      registered under its name
+     */
+    Lease<?> acquire(GuardedMethod guarded) {
+        ManagedResource<?> resource = registry().find(guarded.resourceName()).orElse(null);
+        if (resource == null) {
+            throw new ResourceUnavailableException(guarded.resourceName(), RefState.RELEASED.name(),
+                    "no resource is registered under this name (it was released, or never registered)");
+        }
+        return resource.acquire();
+    }
+
+    /**
+     * The outcome of a refused call: the fallback's, or the refusal in the form the return type
+     * takes (thrown, failed stage, error signal).
+     */
+    Object refuse(MethodInvocation invocation, GuardedMethod guarded, ResourceUnavailableException refused)
+            throws Throwable {
+        if (guarded.hasFallback()) {
+            return guarded.callFallback(invocation.getThis(), invocation.getArguments(), refused);
+        }
+        return switch (guarded.kind()) {
+            case SYNC -> throw refused;
+            case STAGE -> {
+                if (guarded.failedFutureFits()) {
+                    yield CompletableFuture.failedFuture(refused);
+                }
+                throw refused;
+            }
+            case MONO, FLUX -> ReactorGuards.error(guarded.kind(), refused);
+        };
+    }
+
+    private GuardedMethod guardedMethod(Method method, Class<?> targetClass) {
+        MethodClassKey key = new MethodClassKey(method, targetClass);
+        GuardedMethod guarded = this.methods.get(key);
+        if (guarded == null) {
+            // Resolved outside any lock; a racing thread resolves the same value.
+            guarded = GuardedMethod.resolve(method, targetClass, this.valueResolver);
+            GuardedMethod raced = this.methods.putIfAbsent(key, guarded);
+            if (raced != null) {
+                guarded = raced;
+            }
+        }
+        return guarded;
+    }
+
+    private RefRegistry registry() {
+        RefRegistry r = this.registry;
+        if (r == null) {
+            r = Objects.requireNonNull(this.registrySupplier.get(), "no RefRegistry to guard calls with");
+            this.registry = r;
+        }
+        return r;
+    }
+}

@@ -1,0 +1,79 @@
+package io.percpuref.spring;
+
+import java.lang.annotation.Documented;
+import java.lang.annotation.ElementType;
+import java.lang.annotation.Inherited;
+import java.lang.annotation.Retention;
+import java.lang.annotation.RetentionPolicy;
+import java.lang.annotation.Target;
+
+/**
+ * Runs the annotated method (or every method of the annotated type) under a lease on a managed
+ * resource of the application's {@link io.percpuref.registry.RefRegistry}: the resource cannot be
+ * released, and so cannot be closed, while the call is in flight; once the resource has been
+ * killed, new calls are refused.
+ *
+ * <pre>{@code
+ * @Service
+ * class Search {
+ *     @Guarded(value = "index", fallbackMethod = "cached")
+ *     List<Hit> search(String query) { ... }               // holds a lease on "index" for the call
+ *
+ *     List<Hit> cached(String query, ResourceUnavailableException e) { ... }
+ * }
+ * }</pre>
+ *
+ * <h2>How long the lease is held</h2>
+ * <ul>
+ *   <li>Ordinary return types: from before the method runs until it returns or throws.</li>
+ *   <li>{@link java.util.concurrent.CompletionStage} and
+ *   {@link java.util.concurrent.CompletableFuture}: from before the method runs until the returned
+ *   stage completes (normally, exceptionally or by cancellation). The stage that the method
+ *   returned is returned unchanged.</li>
+ *   <li>Reactor {@code Mono} and {@code Flux} (when Reactor is on the class path): the method body
+ *   (assembly) runs under a lease, and each subscription takes a lease of its own, released when
+ *   the subscription completes, fails or is cancelled. A publisher that is never subscribed holds
+ *   nothing.</li>
+ * </ul>
+ *
+ * <h2>When the resource is not live</h2>
+ * The method is not called. If {@link #fallbackMethod()} names a method, it is called instead, with
+ * the same arguments and optionally the {@link io.percpuref.ResourceUnavailableException} as an
+ * extra last parameter, and its result (or exception) is the call's. Otherwise the call fails with
+ * {@link io.percpuref.ResourceUnavailableException}: thrown for ordinary return types, returned as
+ * an exceptionally completed stage for {@code CompletionStage}/{@code CompletableFuture}, and as an
+ * error signal for {@code Mono}/{@code Flux}. A resource name under which nothing is registered
+ * (never registered, or released) is refused the same way, with state {@code RELEASED}.
+ *
+ * <p>The guard is a Spring AOP advisor: it applies to calls through the bean's proxy (not to calls
+ * a bean makes on {@code this}), works with JDK and CGLIB proxies, and does not need AspectJ. Its
+ * place among other advisors on the same proxy is {@code percpu-ref.guard.order} (see
+ * {@link GuardedBeanPostProcessor}). Methods declared by {@link Object}, and {@code close()} /
+ * {@code destroy()} of {@link AutoCloseable} / {@code DisposableBean} beans, are never guarded by a
+ * type-level annotation.
+ *
+ * @see GuardedResource
+ */
+@Target({ElementType.METHOD, ElementType.TYPE})
+@Retention(RetentionPolicy.RUNTIME)
+@Inherited
+@Documented
+public @interface Guarded {
+
+    /**
+     * The name of the resource to lease, as registered in the {@code RefRegistry}. Placeholders
+     * ({@code ${...}}) are resolved. Empty (the default) means the {@link GuardedResource} that
+     * declares the method: bare {@code @Guarded} is allowed only inside a {@code @GuardedResource}
+     * bean, and fails at startup elsewhere.
+     */
+    String value() default "";
+
+    /**
+     * The name of a method of the same bean to call instead when the resource is not live. It must
+     * take the guarded method's parameters, optionally followed by one parameter to which a
+     * {@link io.percpuref.ResourceUnavailableException} can be assigned, and return a type
+     * assignable to the guarded method's return type. Checked at startup. Empty (the default): no
+     * fallback, the call fails with the exception.
+     */
+    String fallbackMethod() default "";
+}

@@ -1,0 +1,192 @@
+package io.percpuref.spring;
+
+import io.percpuref.ResourceUnavailableException;
+
+import org.springframework.aop.support.AopUtils;
+import org.springframework.core.annotation.AnnotatedElementUtils;
+import org.springframework.util.ClassUtils;
+import org.springframework.util.ReflectionUtils;
+import org.springframework.util.StringUtils;
+import org.springframework.util.StringValueResolver;
+
+import java.lang.reflect.Method;
+import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * What the guard needs to know about one guarded method of one target class, resolved once: the
+ * resource name, how the lease follows the return type, and the fallback method, if any.
+ * Immutable; resolving it validates the annotation (see {@link #resolve}).
+ */
+final class GuardedMethod {
+
+    /** How long the lease of a call is held, by return type. */
+    enum Kind {
+        /** Until the method returns or throws. */
+        SYNC,
+        /** Until the returned {@link CompletionStage} completes. */
+        STAGE,
+        /** Per subscription of the returned Reactor {@code Mono}. */
+        MONO,
+        /** Per subscription of the returned Reactor {@code Flux}. */
+        FLUX
+    }
+
+    private static final boolean REACTOR_PRESENT =
+            ClassUtils.isPresent("reactor.core.publisher.Flux", GuardedMethod.class.getClassLoader());
+
+    /** For error messages, e.g. {@code Search.find(String)}. */
+    private final String description;
+    private final String resourceName;
+    private final Kind kind;
+    /** Whether a refusal may be returned as {@code CompletableFuture.failedFuture} (STAGE only). */
+    private final boolean failedFutureFits;
+    /** Called instead of the method when the resource is not live; null if none. */
+    private final Method fallback;
+    /** Whether {@link #fallback} takes the exception as an extra last argument. */
+    private final boolean fallbackTakesException;
+
+    private GuardedMethod(String description, String resourceName, Kind kind, boolean failedFutureFits,
+                          Method fallback, boolean fallbackTakesException) {
+        this.description = description;
+        this.resourceName = resourceName;
+        this.kind = kind;
+        this.failedFutureFits = failedFutureFits;
+        this.fallback = fallback;
+        this.fallbackTakesException = fallbackTakesException;
+    }
+
+    /**
+     * Resolves the guard of {@code method} as called on an instance of {@code targetClass}.
+     *
+     * @param resolver resolves {@code ${...}} placeholders in resource names
+     * @throws IllegalStateException if the method is not guarded, a bare {@code @Guarded} is used
+     *                               outside a {@code @GuardedResource} class, or the fallback method
+     *                               is missing or does not fit; the message names the method
+     */
+    static GuardedMethod resolve(Method method, Class<?> targetClass, StringValueResolver resolver) {
+        Method specific = AopUtils.getMostSpecificMethod(method, targetClass);
+        String description = ClassUtils.getShortName(targetClass) + "." + specific.getName()
+                + Arrays.stream(specific.getParameterTypes()).map(Class::getSimpleName)
+                .reduce((a, b) -> a + ", " + b).map(p -> "(" + p + ")").orElse("()");
+        Guarded guarded = AnnotatedElementUtils.findMergedAnnotation(specific, Guarded.class);
+        if (guarded == null) {
+            guarded = AnnotatedElementUtils.findMergedAnnotation(targetClass, Guarded.class);
+        }
+        if (guarded == null) {
+            throw new IllegalStateException(description + " is not annotated @Guarded, nor is its class");
+        }
+        String name = resolveName(resolver, guarded.value());
+        if (name.isEmpty()) {
+            GuardedResource resource = AnnotatedElementUtils.findMergedAnnotation(targetClass, GuardedResource.class);
+            if (resource == null) {
+                throw new IllegalStateException("@Guarded on " + description + " names no resource, and "
+                        + targetClass.getName() + " is not a @GuardedResource: write @Guarded(\"resource-name\")");
+            }
+            name = resolveName(resolver, resource.name());
+            if (name.isEmpty()) {
+                throw new IllegalStateException("@GuardedResource on " + targetClass.getName() + " has an empty name");
+            }
+        }
+        Class<?> returnType = specific.getReturnType();
+        Kind kind = kindOf(returnType);
+        boolean failedFutureFits = kind == Kind.STAGE && returnType.isAssignableFrom(CompletableFuture.class);
+        Method fallback = null;
+        boolean takesException = false;
+        if (StringUtils.hasText(guarded.fallbackMethod())) {
+            fallback = findFallback(specific, targetClass, guarded.fallbackMethod(), description);
+            takesException = fallback.getParameterCount() == specific.getParameterCount() + 1;
+            ReflectionUtils.makeAccessible(fallback);
+        }
+        return new GuardedMethod(description, name, kind, failedFutureFits, fallback, takesException);
+    }
+
+    private static String resolveName(StringValueResolver resolver, String raw) {
+        String resolved = raw.isEmpty() ? raw : resolver.resolveStringValue(raw);
+        return resolved == null ? "" : resolved.trim();
+    }
+
+    private static Kind kindOf(Class<?> returnType) {
+        if (CompletionStage.class.isAssignableFrom(returnType)) {
+            return Kind.STAGE;
+        }
+        if (REACTOR_PRESENT) {
+            if (ReactorGuards.isMono(returnType)) {
+                return Kind.MONO;
+            }
+            if (ReactorGuards.isFlux(returnType)) {
+                return Kind.FLUX;
+            }
+        }
+        return Kind.SYNC;
+    }
+
+    /**
+     * The method named {@code name} of {@code targetClass} (any visibility, inherited too) that takes
+     * the guarded method's parameters, optionally plus a last parameter that accepts a
+     * {@link ResourceUnavailableException} (preferred when both exist), and whose return type fits.
+     */
+    private static Method findFallback(Method guarded, Class<?> targetClass, String name, String description) {
+        Class<?>[] params = guarded.getParameterTypes();
+        Method plain = null;
+        Method withException = null;
+        for (Method candidate : ReflectionUtils.getUniqueDeclaredMethods(targetClass, ReflectionUtils.USER_DECLARED_METHODS)) {
+            if (!candidate.getName().equals(name)) {
+                continue;
+            }
+            Class<?>[] p = candidate.getParameterTypes();
+            if (Arrays.equals(p, params)) {
+                plain = candidate;
+            }
+            else if (p.length == params.length + 1 && Arrays.equals(Arrays.copyOf(p, params.length), params)
+                    && p[params.length].isAssignableFrom(ResourceUnavailableException.class)) {
+                withException = candidate;
+            }
+        }
+        Method fallback = withException != null ? withException : plain;
+        if (fallback == null) {
+            throw new IllegalStateException("fallbackMethod '" + name + "' of @Guarded " + description
+                    + " not found: declare " + name + " with the same parameters, optionally followed by a"
+                    + " ResourceUnavailableException parameter, in " + targetClass.getName());
+        }
+        if (!ClassUtils.isAssignable(guarded.getReturnType(), fallback.getReturnType())) {
+            throw new IllegalStateException("fallbackMethod " + fallback + " of @Guarded " + description
+                    + " returns " + fallback.getReturnType().getName() + ", which is not assignable to "
+                    + guarded.getReturnType().getName());
+        }
+        return fallback;
+    }
+
+    String resourceName() {
+        return this.resourceName;
+    }
+
+    Kind kind() {
+        return this.kind;
+    }
+
+    boolean failedFutureFits() {
+        return this.failedFutureFits;
+    }
+
+    boolean hasFallback() {
+        return this.fallback != null;
+    }
+
+    /** Calls the fallback method on {@code target}; its exceptions propagate unwrapped. */
+    Object callFallback(Object target, Object[] args, ResourceUnavailableException refusal) throws Throwable {
+        Object[] fallbackArgs = args;
+        if (this.fallbackTakesException) {
+            fallbackArgs = Arrays.copyOf(args, args.length + 1);
+            fallbackArgs[args.length] = refusal;
+        }
+        return AopUtils.invokeJoinpointUsingReflection(target, this.fallback, fallbackArgs);
+    }
+
+    @Override
+    public String toString() {
+        return "@Guarded(\"" + this.resourceName + "\") " + this.description + " [" + this.kind
+                + (this.fallback != null ? ", fallback " + this.fallback.getName() : "") + "]";
+    }
+}

@@ -1,0 +1,140 @@
+package io.percpuref.spring;
+
+import io.micrometer.core.instrument.binder.MeterBinder;
+import io.percpuref.micrometer.PercpuRefMetrics;
+import io.percpuref.registry.RefRegistry;
+
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.config.BeanDefinition;
+import org.springframework.boot.actuate.autoconfigure.endpoint.condition.ConditionalOnAvailableEndpoint;
+import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.health.autoconfigure.contributor.ConditionalOnEnabledHealthIndicator;
+import org.springframework.boot.health.contributor.HealthIndicator;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Role;
+import org.springframework.core.env.Environment;
+import org.springframework.http.ProblemDetail;
+
+/**
+ * The parts that {@link PercpuRefAutoConfiguration} and {@link PercpuRefActuatorAutoConfiguration}
+ * import, one per concern, each with its own conditions.
+ */
+final class PercpuRefConfigurations {
+
+    private PercpuRefConfigurations() {
+    }
+
+    /** Binds the properties for the post-processors, which are created before property beans are. */
+    private static PercpuRefProperties bind(Environment environment) {
+        return Binder.get(environment).bindOrCreate("percpu-ref", PercpuRefProperties.class);
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class RegistryConfiguration {
+
+        @Bean
+        @ConditionalOnMissingBean
+        RefRegistry percpuRefRegistry(PercpuRefProperties properties) {
+            return RefRegistry.builder()
+                    .leakDetection(properties.getLeakDetection())
+                    .stuckThreshold(properties.getStuckThreshold())
+                    .build();
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(MeterBinder.class)
+    static class MetricsConfiguration {
+
+        /** Spring Boot binds every {@code MeterBinder} bean to the application's meter registries. */
+        @Bean
+        @ConditionalOnMissingBean
+        PercpuRefMetrics percpuRefMetrics(RefRegistry registry, PercpuRefProperties properties) {
+            return new PercpuRefMetrics(registry,
+                    PercpuRefMetrics.Options.defaults().perRefMetrics(properties.getMetrics().isPerRef()));
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class GuardConfiguration {
+
+        @Bean
+        @ConditionalOnMissingBean
+        @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
+        static GuardedBeanPostProcessor percpuRefGuardedBeanPostProcessor(Environment environment,
+                                                                          ObjectProvider<RefRegistry> registry) {
+            return new GuardedBeanPostProcessor(registry::getObject, bind(environment).getGuard().getOrder());
+        }
+
+        @Bean
+        @ConditionalOnMissingBean
+        @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
+        static GuardedResourceRegistrar percpuRefGuardedResourceRegistrar(Environment environment,
+                                                                          ObjectProvider<RefRegistry> registry) {
+            return new GuardedResourceRegistrar(registry::getObject, bind(environment).getShutdown().getTimeout());
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class LifecycleConfiguration {
+
+        @Bean
+        @ConditionalOnMissingBean
+        PercpuRefLifecycle percpuRefLifecycle(RefRegistry registry, PercpuRefProperties properties) {
+            return new PercpuRefLifecycle(registry, properties.getShutdown().getTimeout(),
+                    properties.getShutdown().getPhase());
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnWebApplication
+    @ConditionalOnClass(ProblemDetail.class)
+    @ConditionalOnBooleanProperty(name = "percpu-ref.web.exception-handler", matchIfMissing = true)
+    static class WebConfiguration {
+
+        @Bean
+        @ConditionalOnMissingBean
+        ResourceUnavailableExceptionHandler percpuRefResourceUnavailableExceptionHandler() {
+            return new ResourceUnavailableExceptionHandler();
+        }
+    }
+
+    /**
+     * The class condition guards the endpoint condition: Spring instantiates every condition of a
+     * level before evaluating any, so the actuator's own condition sits on the method.
+     */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(Endpoint.class)
+    @ConditionalOnBean(RefRegistry.class)
+    static class EndpointConfiguration {
+
+        @Bean
+        @ConditionalOnMissingBean
+        @ConditionalOnAvailableEndpoint(PercpuRefsEndpoint.class)
+        PercpuRefsEndpoint percpuRefsEndpoint(RefRegistry registry) {
+            return new PercpuRefsEndpoint(registry);
+        }
+    }
+
+    /** As {@link EndpointConfiguration}: the class condition first, the health condition on the method. */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(HealthIndicator.class)
+    @ConditionalOnBean(RefRegistry.class)
+    static class HealthConfiguration {
+
+        /** The bean name makes the contributor name: {@code percpuRefs}. */
+        @Bean
+        @ConditionalOnEnabledHealthIndicator("percpurefs")
+        @ConditionalOnMissingBean(value = PercpuRefsHealthIndicator.class, name = "percpuRefsHealthIndicator")
+        PercpuRefsHealthIndicator percpuRefsHealthIndicator(RefRegistry registry) {
+            return new PercpuRefsHealthIndicator(registry);
+        }
+    }
+}

@@ -1,0 +1,174 @@
+package io.percpuref.spring;
+
+import io.percpuref.registry.LeakDetection;
+
+import org.springframework.boot.context.properties.ConfigurationProperties;
+
+import java.time.Duration;
+
+/**
+ * Configuration of the percpu-ref starter, prefix {@code percpu-ref}. The javadoc of each field is
+ * its description in the configuration metadata (IDE completion).
+ */
+@ConfigurationProperties("percpu-ref")
+public class PercpuRefProperties {
+
+    /**
+     * Whether to auto-configure percpu-ref: the registry, @Guarded methods, @GuardedResource beans,
+     * the drain at shutdown, the metrics, the actuator endpoint and the health indicator.
+     */
+    private boolean enabled = true;
+
+    /**
+     * Which leases the registry tracks, so that leaked leases are reported and stragglers at
+     * shutdown are logged with their holders: 'disabled', 'simple' (a sample of one lease in 128)
+     * or 'paranoid' (every lease, with the stack trace of its acquisition).
+     */
+    private LeakDetection leakDetection = LeakDetection.SIMPLE;
+
+    /**
+     * How long a resource may be dying (killed, leases still outstanding) before it is reported as
+     * stuck: logged once, counted in the 'percpu.refs.stuck' gauge, and the 'percpuRefs' health
+     * indicator reports DOWN.
+     */
+    private Duration stuckThreshold = Duration.ofSeconds(60);
+
+    private final Shutdown shutdown = new Shutdown();
+
+    private final Metrics metrics = new Metrics();
+
+    private final Guard guard = new Guard();
+
+    private final Web web = new Web();
+
+    public boolean isEnabled() {
+        return this.enabled;
+    }
+
+    public void setEnabled(boolean enabled) {
+        this.enabled = enabled;
+    }
+
+    public LeakDetection getLeakDetection() {
+        return this.leakDetection;
+    }
+
+    public void setLeakDetection(LeakDetection leakDetection) {
+        this.leakDetection = leakDetection;
+    }
+
+    public Duration getStuckThreshold() {
+        return this.stuckThreshold;
+    }
+
+    public void setStuckThreshold(Duration stuckThreshold) {
+        this.stuckThreshold = stuckThreshold;
+    }
+
+    public Shutdown getShutdown() {
+        return this.shutdown;
+    }
+
+    public Metrics getMetrics() {
+        return this.metrics;
+    }
+
+    public Guard getGuard() {
+        return this.guard;
+    }
+
+    public Web getWeb() {
+        return this.web;
+    }
+
+    /** The drain of every managed resource when the application context closes. */
+    public static class Shutdown {
+
+        /**
+         * How long to wait, at context close, for the killed resources to drain (their last
+         * leases to close) before the remaining ones are logged as stragglers and shutdown goes
+         * on. The lifecycle processor waits this long plus one second for the phase.
+         */
+        private Duration timeout = Duration.ofSeconds(30);
+
+        /**
+         * SmartLifecycle phase of the drain. The default, Integer.MAX_VALUE - 1536, runs after the
+         * web server's graceful shutdown (Integer.MAX_VALUE - 1024: requests in flight have
+         * finished, new ones are refused) and before the web server stops (Integer.MAX_VALUE - 2048).
+         */
+        private int phase = PercpuRefLifecycle.DEFAULT_PHASE;
+
+        public Duration getTimeout() {
+            return this.timeout;
+        }
+
+        public void setTimeout(Duration timeout) {
+            this.timeout = timeout;
+        }
+
+        public int getPhase() {
+            return this.phase;
+        }
+
+        public void setPhase(int phase) {
+            this.phase = phase;
+        }
+    }
+
+    /** The Micrometer meters of the registry. */
+    public static class Metrics {
+
+        /**
+         * Whether to publish a 'percpu.refs.in.flight' gauge per resource, tagged with its name.
+         * One series per registered resource: enable it only when resources are few or long-lived.
+         */
+        private boolean perRef = false;
+
+        public boolean isPerRef() {
+            return this.perRef;
+        }
+
+        public void setPerRef(boolean perRef) {
+            this.perRef = perRef;
+        }
+    }
+
+    /** The advisor that applies @Guarded. */
+    public static class Guard {
+
+        /**
+         * Order of the @Guarded advisor among the other advisors of the same proxy (@Transactional,
+         * AspectJ aspects, Resilience4j, @ConcurrencyLimit, @Retryable): lower values run outside
+         * (before) higher ones. The default, 0, puts the guard outside the usual advisors, so that a
+         * refused call never takes a transaction, a retry or a concurrency permit.
+         */
+        private int order = GuardedBeanPostProcessor.DEFAULT_ORDER;
+
+        public int getOrder() {
+            return this.order;
+        }
+
+        public void setOrder(int order) {
+            this.order = order;
+        }
+    }
+
+    /** Web application support. */
+    public static class Web {
+
+        /**
+         * Whether to register an exception handler (a @RestControllerAdvice) that answers a
+         * ResourceUnavailableException with 503 Service Unavailable and an RFC 9457 problem detail,
+         * in servlet and reactive web applications.
+         */
+        private boolean exceptionHandler = true;
+
+        public boolean isExceptionHandler() {
+            return this.exceptionHandler;
+        }
+
+        public void setExceptionHandler(boolean exceptionHandler) {
+            this.exceptionHandler = exceptionHandler;
+        }
+    }
+}

@@ -1,0 +1,47 @@
+package io.percpuref.spring;
+
+import org.junit.jupiter.api.Test;
+import org.springframework.core.io.ClassPathResource;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The configuration metadata the processor generates: every property of SPEC §6, described, with its default. */
+class ConfigurationMetadataTests {
+
+    @Test
+    void everyPropertyIsDescribedWithItsDefault() throws IOException {
+        String json = new ClassPathResource("META-INF/spring-configuration-metadata.json")
+                .getContentAsString(StandardCharsets.UTF_8);
+        Map<String, String> defaults = Map.of(
+                "percpu-ref.enabled", "true",
+                "percpu-ref.shutdown.timeout", "\"30s\"",
+                "percpu-ref.shutdown.phase", "2147482111",
+                "percpu-ref.leak-detection", "\"simple\"",
+                "percpu-ref.stuck-threshold", "\"60s\"",
+                "percpu-ref.metrics.per-ref", "false",
+                "percpu-ref.guard.order", "0");
+        for (String name : List.of("percpu-ref.enabled", "percpu-ref.shutdown.timeout", "percpu-ref.shutdown.phase",
+                "percpu-ref.leak-detection", "percpu-ref.stuck-threshold", "percpu-ref.metrics.per-ref",
+                "percpu-ref.guard.order")) {
+            int at = json.indexOf("\"name\": \"" + name + "\"");
+            assertThat(at).as(name).isNotNegative();
+            String entry = json.substring(at, json.indexOf('}', at));
+            assertThat(entry).as(name).contains("\"description\": \"")
+                    .contains("\"defaultValue\": " + defaults.get(name));
+        }
+    }
+
+    @Test
+    void autoConfigurationsAreListed() throws IOException {
+        String imports = new ClassPathResource(
+                "META-INF/spring/org.springframework.boot.autoconfigure.AutoConfiguration.imports")
+                .getContentAsString(StandardCharsets.UTF_8);
+        assertThat(imports.lines()).containsExactly(PercpuRefAutoConfiguration.class.getName(),
+                PercpuRefActuatorAutoConfiguration.class.getName());
+    }
+}

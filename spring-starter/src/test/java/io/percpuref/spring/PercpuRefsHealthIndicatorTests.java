@@ -1,0 +1,56 @@
+package io.percpuref.spring;
+
+import io.percpuref.registry.Lease;
+import io.percpuref.registry.ManagedResource;
+import io.percpuref.registry.RefRegistry;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.health.contributor.Health;
+import org.springframework.boot.health.contributor.Status;
+
+import java.time.Duration;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+class PercpuRefsHealthIndicatorTests {
+
+    private final RefRegistry registry = RefRegistry.builder().stuckThreshold(Duration.ofMillis(100)).build();
+
+    private final PercpuRefsHealthIndicator indicator = new PercpuRefsHealthIndicator(this.registry);
+
+    @Test
+    void upWithCountsWhileNothingIsStuck() {
+        this.registry.register("a", new Object(), r -> { });
+        Health health = this.indicator.health();
+        assertThat(health.getStatus()).isEqualTo(Status.UP);
+        assertThat(health.getDetails()).containsEntry("live", 1L).containsEntry("dying", 0L)
+                .containsEntry("stuckThreshold", "PT0.1S").doesNotContainKey("stuck");
+    }
+
+    @Test
+    void upWhileAResourceDrainsWithinTheThreshold() {
+        ManagedResource<Object> a = this.registry.register("a", new Object(), r -> { });
+        Lease<Object> lease = a.acquire();
+        a.kill();
+        assertThat(this.indicator.health().getStatus()).isEqualTo(Status.UP);
+        lease.close();
+    }
+
+    @Test
+    void downWithTheStuckResourceOnceItIsDyingLongerThanTheThreshold() {
+        ManagedResource<Object> a = this.registry.register("a", new Object(), r -> { });
+        this.registry.register("b", new Object(), r -> { });
+        Lease<Object> lease = a.acquire();
+        a.kill();
+        await().until(() -> this.indicator.health().getStatus().equals(Status.DOWN));
+        Health health = this.indicator.health();
+        assertThat(health.getDetails()).containsEntry("live", 1L).containsEntry("dying", 1L);
+        @SuppressWarnings("unchecked")
+        Map<String, Map<String, Object>> stuck = (Map<String, Map<String, Object>>) health.getDetails().get("stuck");
+        assertThat(stuck).containsOnlyKeys("a");
+        assertThat(stuck.get("a")).containsEntry("inFlight", 1L).containsKey("dyingFor");
+        lease.close();
+        await().until(() -> this.indicator.health().getStatus().equals(Status.UP));
+    }
+}

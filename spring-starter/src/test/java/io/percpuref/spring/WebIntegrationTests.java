@@ -1,0 +1,101 @@
+package io.percpuref.spring;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.percpuref.micrometer.PercpuRefMetrics;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The starter in a real application: embedded Tomcat on a random port, actuator, a real HTTP
+ * client. The guarded endpoint works while its resource is live; after an actuator kill, new
+ * requests get 503 while a slow request in flight completes, and only then is the resource closed,
+ * once.
+ */
+@SpringBootTest(classes = WebApp.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
+        "management.endpoints.web.exposure.include=health,percpurefs",
+        "management.endpoint.health.show-details=always"})
+class WebIntegrationTests {
+
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+
+    @LocalServerPort
+    private int port;
+
+    @Autowired
+    private TestBackend backend;
+
+    @Autowired
+    private MeterRegistry meters;
+
+    @Test
+    void killThroughTheActuatorRefusesNewRequestsAndClosesAfterTheRequestInFlight() throws Exception {
+        assertThat(get("/work").statusCode()).isEqualTo(200);
+        assertThat(get("/async").body()).isEqualTo("async ok");
+        assertThat(get("/actuator/percpurefs").body()).contains("\"name\":\"backend\"").contains("\"state\":\"LIVE\"");
+
+        CompletableFuture<HttpResponse<String>> slow = this.http.sendAsync(request("/slow").GET().build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(this.backend.awaitSlowCalls()).isTrue();
+        assertThat(get("/actuator/percpurefs/backend").body()).contains("\"inFlight\":1");
+
+        HttpResponse<String> kill = send(request("/actuator/percpurefs/backend")
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{}")).build());
+        assertThat(kill.statusCode()).isEqualTo(200);
+        assertThat(kill.body()).contains("\"killed\":true").contains("\"state\":\"DYING\"");
+
+        HttpResponse<String> refused = get("/work");
+        assertThat(refused.statusCode()).isEqualTo(503);
+        assertThat(refused.headers().firstValue("Content-Type")).hasValue("application/problem+json");
+        assertThat(refused.body()).contains("\"status\":503").contains("\"instance\":\"/work\"")
+                .contains("\"resource\":\"backend\"").contains("\"state\":\"DYING\"");
+        HttpResponse<String> refusedAsync = get("/async");
+        assertThat(refusedAsync.statusCode()).isEqualTo(503);
+        assertThat(refusedAsync.body()).contains("\"resource\":\"backend\"");
+        assertThat(this.backend.closes()).isZero();
+
+        this.backend.openGate();
+        HttpResponse<String> slowResponse = slow.get(10, TimeUnit.SECONDS);
+        assertThat(slowResponse.statusCode()).isEqualTo(200);
+        assertThat(slowResponse.body()).isEqualTo("slow ok");
+        await().until(() -> this.backend.closes() == 1);
+        assertThat(this.backend.events()).containsExactly("slow finished", "closed");
+        assertThat(get("/actuator/percpurefs/backend").statusCode()).isEqualTo(404);
+    }
+
+    @Test
+    void metersAreBoundToTheApplicationsMeterRegistry() {
+        assertThat(this.meters.find(PercpuRefMetrics.REFS).tag("state", "live").gauge()).isNotNull();
+        assertThat(this.meters.find(PercpuRefMetrics.REJECTIONS).functionCounter()).isNotNull();
+    }
+
+    @Test
+    void healthShowsThePercpuRefsIndicator() throws Exception {
+        HttpResponse<String> health = get("/actuator/health");
+        assertThat(health.statusCode()).isEqualTo(200);
+        assertThat(health.body()).contains("\"percpuRefs\":{").contains("\"stuckThreshold\":\"PT1M\"");
+    }
+
+    private HttpResponse<String> get(String path) throws Exception {
+        return send(request(path).GET().build());
+    }
+
+    private HttpResponse<String> send(HttpRequest request) throws Exception {
+        return this.http.send(request, HttpResponse.BodyHandlers.ofString());
+    }
+
+    private HttpRequest.Builder request(String path) {
+        return HttpRequest.newBuilder(URI.create("http://localhost:" + this.port + path));
+    }
+}
