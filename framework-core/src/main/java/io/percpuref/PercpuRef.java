@@ -157,6 +157,9 @@ public final class PercpuRef {
     static final int MAX_STRIPES = 1 << 16;
     /** {@code stripes} value once sealed before any inflation: nobody may inflate behind a switch. */
     private static final long[] SEALED_NO_STRIPES = new long[0];
+    /** Returned by switchToAtomic(): read-only, so one instance serves every ref. */
+    private static final CompletionStage<Void> COMPLETED =
+            CompletableFuture.<Void>completedFuture(null).minimalCompletionStage();
     /** Fibonacci hashing multiplier: spreads consecutive thread ids over distant stripes. */
     private static final long GOLDEN = 0x9E3779B97F4A7C15L;
 
@@ -341,11 +344,7 @@ public final class PercpuRef {
      */
     public boolean tryGetLive() {
         // acquire: a DEAD written by kill() is seen here, and with it everything before kill()
-        int s = state;
-        if ((s & DEAD) != 0) {
-            return (s & RELEASED) != 0 && tryGetLiveResurrecting();
-        }
-        return addToSlot(1) || tryGetLiveAtomic();
+        return ((state & DEAD) == 0 && addToSlot(1)) || tryGetLiveAtomic();
     }
 
     /**
@@ -436,14 +435,8 @@ public final class PercpuRef {
     // ------------------------------------------------------------------------------------------
 
     private void getAtomic(long n) {
-        for (;;) {
-            long c = count;
-            if (c == 0) {
-                throw misuse("get() on a released ref: the count is zero");
-            }
-            if (casCount(c, c + n)) {
-                return;
-            }
+        if (!tryGetAtomic(n)) {
+            throw misuse("get() on a released ref: the count is zero");
         }
     }
 
@@ -459,28 +452,18 @@ public final class PercpuRef {
         }
     }
 
-    private boolean tryGetLiveAtomic() {
-        for (;;) {
-            if ((state & DEAD) != 0) {
-                return false;
-            }
-            long c = count;
-            if (c == 0) {
-                return false;
-            }
-            if (casCount(c, c + 1)) {
-                return true;
-            }
-        }
-    }
-
     /**
-     * tryGetLive() that read DEAD | RELEASED. Normally the count is zero and it fails. A non-zero
-     * count means a resurrect()/reinit() has already re-taken the initial reference (it does so
+     * tryGetLive() on the atomic counter: after a failed slot add, or straight away on a dying ref.
+     * DEAD alone fails. DEAD | RELEASED normally means count zero and fails too; a non-zero count
+     * there means a resurrect()/reinit() has already re-taken the initial reference (it does so
      * before clearing the flags): that new life is live, so take a reference in it.
      */
-    private boolean tryGetLiveResurrecting() {
+    private boolean tryGetLiveAtomic() {
         for (;;) {
+            int s = state;
+            if ((s & DEAD) != 0) {
+                return (s & RELEASED) != 0 && tryGetAtomic(1);
+            }
             long c = count;
             if (c == 0) {
                 return false;
@@ -496,7 +479,7 @@ public final class PercpuRef {
             long c = count;
             long next = c - n;
             if (next < 0) {
-                throw misuse("put(" + n + ") would take the count below zero (count=" + c + ")");
+                throw putBelowZero(n, c);
             }
             if (next == 0) {
                 putToZero(n);
@@ -506,6 +489,10 @@ public final class PercpuRef {
                 return;
             }
         }
+    }
+
+    private IllegalStateException putBelowZero(long n, long c) {
+        return misuse("put(" + n + ") would take the count below zero (count=" + c + ")");
     }
 
     /**
@@ -520,7 +507,7 @@ public final class PercpuRef {
                 long c = count;
                 long next = c - n;
                 if (next < 0) {
-                    throw misuse("put(" + n + ") would take the count below zero (count=" + c + ")");
+                    throw putBelowZero(n, c);
                 }
                 if (casCount(c, next)) {
                     if (next > 0) {
@@ -618,7 +605,7 @@ public final class PercpuRef {
      */
     public CompletionStage<Void> switchToAtomic() {
         switchToAtomicSync();
-        return CompletableFuture.<Void>completedFuture(null).minimalCompletionStage();
+        return COMPLETED;
     }
 
     /**
