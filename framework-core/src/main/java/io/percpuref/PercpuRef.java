@@ -7,6 +7,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
@@ -36,16 +37,18 @@ import java.util.function.Consumer;
  * <ol>
  *   <li><b>Exactly-once release per life.</b> The release callback runs once when the count reaches
  *   zero, never while a reference obtained by a successful {@code get}/{@code tryGet}/
- *   {@code tryGetLive} is held, never twice. A life ends at release; {@link #resurrect()} and
- *   {@link #reinit()} start the next one.</li>
+ *   {@code tryGetLive} is held, never twice. A life ends when the release callback returns: from
+ *   the zero transition until then the ref is <i>releasing</i>, and {@link #resurrect()} and
+ *   {@link #reinit()}, which start the next life, wait for the callback to finish.</li>
  *   <li><b>Confirm before release.</b> The confirm callbacks and the stage returned by
  *   {@code kill()} complete strictly before release runs for that life.</li>
  *   <li><b>Kill is linearizable.</b> Every {@link #tryGetLive()} that starts after {@code kill()}
  *   has returned fails (until a {@code resurrect}/{@code reinit}). A {@code tryGetLive()} concurrent
  *   with {@code kill()} either fails or succeeds with a real reference that release waits for. The
  *   kernel only promises this once the confirm callback has run, an RCU grace period later; here
- *   there is no grace period: {@code kill()} completes the switch itself, without waiting for any
- *   other thread, and without a global lock.</li>
+ *   there is no grace period: {@code kill()} completes the switch itself, without a global lock.
+ *   The only thing it can wait for is this ref's own lock, held briefly (never while user code
+ *   runs) by another control operation on the same ref.</li>
  *   <li><b>Memory ordering</b> (Java memory model):
  *     <ul>
  *       <li>every action of a thread before its {@code put()} <i>happens-before</i> the release
@@ -63,15 +66,19 @@ import java.util.function.Consumer;
  *   <li><b>Misuse is loud.</b> A second {@code kill()} in one life, {@code put} below zero in
  *   atomic mode, {@code get} on a released ref, {@code resurrect}/{@code reinit} in the wrong state
  *   or without {@code allowReinit} throw {@link IllegalStateException} and change nothing;
- *   {@code n <= 0} throws {@link IllegalArgumentException}; a null argument throws
+ *   {@code n <= 0}, {@code n > }{@link #MAX_COUNT}, or a get that would take an atomic count above
+ *   {@link #MAX_COUNT} throws {@link IllegalArgumentException}; a null argument throws
  *   {@link NullPointerException} naming it. An over-put made in per-CPU mode cannot be seen at the
  *   time (no stripe knows the total); it is detected when the ref switches to atomic mode and
  *   reported to the error reporter with the negative sum.</li>
- *   <li><b>Callback failures are contained.</b> A release or confirm callback that throws is
- *   reported to the error reporter; the ref still counts as released/confirmed.</li>
+ *   <li><b>Callback failures are contained.</b> A release or confirm callback that throws (an
+ *   {@link Error} included) is reported to the error reporter; the ref still counts as
+ *   released/confirmed and its stages complete. A callback executor that throws anything from
+ *   {@code execute} is reported and the callback runs inline instead: no callback is lost.</li>
  *   <li><b>No global lock.</b> Mode switches of different refs never contend; each ref has its
  *   own small lock for its control operations, never taken by {@code get}/{@code tryGet}/
- *   {@code tryGetLive} or by a {@code put} that does not reach zero.</li>
+ *   {@code tryGetLive}, nor by a {@code put} unless it reads an atomic count equal to its
+ *   {@code n} (it may then find the count has grown and just drop its references).</li>
  * </ol>
  *
  * <p>See {@code docs/semantics.md} for the full contract and the kernel API mapping.
@@ -86,16 +93,25 @@ public final class PercpuRef {
      *   count    the atomic part. In per-CPU mode it holds BIAS + (references counted atomically);
      *            in atomic mode it is the exact count, and the put that takes it to zero releases.
      *   slots    per-CPU deltas: the `base` field and, once contention has been seen, a padded
-     *            long[] of stripes. Each slot counts gets minus puts made through it, so it may be
-     *            negative; only the sum of all slots plus (count - BIAS) is meaningful.
+     *            long[] of stripes. Each slot holds 2 * (gets - puts made through it), modulo 2^64;
+     *            only the sum of all slots / 2 plus (count - BIAS) is meaningful.
      *
-     * Sealable slots (the "CAS" design): the fast path reads its slot and CASes v -> v+delta unless
-     * v == SEALED. Switching to atomic mode (kill, switchToAtomic) seals every slot with getAndSet,
-     * which captures its exact value, then adds (sum - BIAS) to count in one atomic add. A thread
+     * Sealable slots (the "CAS" design): the fast path reads its slot and CASes v -> v + 2*delta
+     * unless v is odd (the SEAL bit). Switching to atomic mode (kill, switchToAtomic) seals every
+     * slot with getAndSet(SEALED), which captures its exact value, then adds (sum/2 - BIAS) to count
+     * in one atomic add. A thread
      * that finds its slot sealed takes the slow path, which works on `count` directly. So no
      * increment can be lost or counted twice, and once the last slot is sealed nobody can add to a
      * slot: that is why the switch is synchronous and needs no grace period (the kernel needs RCU
      * because this_cpu_add is not an atomic read-modify-write).
+     *
+     * Why steps of 2: a slot used by a thread that only puts (references taken on another thread)
+     * falls for ever. With plain deltas and a sealed marker such as Long.MIN_VALUE, arithmetic could
+     * reach the marker (2^16 hand-offs of n = 2^47 do), after which the slot looked sealed in per-CPU
+     * mode and puts reached the biased count. Adds of even numbers never set the low bit, however
+     * often the slot wraps, and the folded sum is exact modulo 2^63, which is exact for any count
+     * and atomic part below 2^62 in magnitude. MAX_COUNT (2^48) bounds each operation's n and every
+     * atomic-mode count.
      *
      * Bias: while any slot is (or may still be) in use, count carries BIAS = 2^62, so it cannot
      * reach zero however the deltas are distributed between slots and count. BIAS is removed in
@@ -121,7 +137,15 @@ public final class PercpuRef {
      * count to zero) serialize on this ref's own `control` lock. They never run user code while
      * holding it: callbacks are dispatched after unlock. The zero transition happens under the lock
      * so that RELEASED, the released stage of the life and count == 0 change together; resurrect
-     * and reinit therefore see a consistent life.
+     * and reinit therefore see a consistent life. From that transition until the release callback
+     * has returned (its stage is done) the ref is releasing: resurrect and reinit wait, outside the
+     * lock, for the stage, so a life's release never overlaps the next life.
+     *
+     * Switch sequence (for approximateCount only): a switch sets SWITCHING and steps a sequence
+     * number kept in the high bits of `state` before it moves the bias or any slot, and clears
+     * SWITCHING after. approximateCount reads state, the count and the slots, then state again, and
+     * retries unless both reads are equal and not switching (a seqlock); after a few retries it
+     * reads under the lock, which no switch holds across a read.
      *
      * Resurrect/reinit from zero change two variables (count 0 -> 1, then clear DEAD | RELEASED) that
      * readers read separately. The linearization point is the count leaving zero: readers of the
@@ -136,7 +160,9 @@ public final class PercpuRef {
      * the happens-before edges stated in the class javadoc.
      *
      * Limits: two threads whose ids hash to the same stripe share it (CAS retries, no rehash);
-     * the stripe array is not deflated. approximateCount() is not a snapshot.
+     * the stripe array is not deflated. approximateCount() is not a snapshot. In per-CPU mode a
+     * total above MAX_COUNT is only found at the next switch (reported); beyond 2^62 outstanding
+     * references the fold would be wrong.
      */
 
     /** Whether the ref is counted per-CPU (stripes) or in one atomic counter. */
@@ -147,10 +173,21 @@ public final class PercpuRef {
         ATOMIC
     }
 
+    /**
+     * The largest number of references a ref may count: 2^48 (about 2.8 * 10^14). {@code get(n)},
+     * {@code tryGet(n)} and {@code put(n)} with {@code n} above it throw
+     * {@link IllegalArgumentException}; in atomic mode a get that would take the count above it
+     * throws too. In per-CPU mode no thread knows the total, so a total above it is found, and
+     * reported, at the next switch to atomic mode (the count stays exact up to 2^62).
+     */
+    public static final long MAX_COUNT = 1L << 48;
+
     /** Added to {@link #count} while slots may be in use, so it cannot reach zero. */
     static final long BIAS = 1L << 62;
-    /** Value of a sealed slot; a legitimate delta never gets near it. */
-    static final long SEALED = Long.MIN_VALUE;
+    /** Low bit of a slot: set iff sealed. Slots count in steps of 2, so no add can set or clear it. */
+    static final long SEAL = 1L;
+    /** Value a switch writes into a slot it seals. */
+    static final long SEALED = SEAL;
     /** Longs per stripe: 128 bytes, so two stripes never share a cache line or an adjacent pair. */
     static final int PAD = 16;
     /** Largest number of stripes a ref may be built with. */
@@ -169,8 +206,17 @@ public final class PercpuRef {
     private static final int ATOMIC = 1 << 1;
     /** Sticky: stay atomic until switchToPercpu(). */
     private static final int FORCE_ATOMIC = 1 << 2;
-    /** The count reached zero in this life and release has been dispatched. */
+    /**
+     * The count reached zero in this life and release has been dispatched. Until the release
+     * callback has finished (the released stage is done) the ref is <i>releasing</i>.
+     */
     private static final int RELEASED = 1 << 3;
+    /** A mode switch is moving the bias and the slot values: approximateCount() must not read now. */
+    private static final int SWITCHING = 1 << 4;
+    /** One step of the switch sequence number kept in the bits above the flags (seqlock). */
+    private static final int SWITCH_SEQ = 1 << 5;
+    /** How often approximateCount() tries to read between switches before it takes the lock. */
+    private static final int OPTIMISTIC_READS = 64;
 
     private static final AtomicLong UNNAMED = new AtomicLong();
     private static final System.Logger LOGGER = System.getLogger(PercpuRef.class.getName());
@@ -219,10 +265,12 @@ public final class PercpuRef {
     private volatile long base;
     /** null (not inflated), SEALED_NO_STRIPES (sealed before inflation), or the padded stripes. */
     private volatile long[] stripes;
-    /** DEAD | ATOMIC | FORCE_ATOMIC | RELEASED; written only under {@link #control}. */
+    /** DEAD | ATOMIC | FORCE_ATOMIC | RELEASED | SWITCHING, and the switch sequence; written only under {@link #control}. */
     private volatile int state;
-    /** Completes after the release callback of the current life; created lazily. Guarded by control. */
-    private CompletableFuture<Void> releasedStage;
+    /** Completes after the release callback of the current life; created lazily. Written under control. */
+    private volatile CompletableFuture<Void> releasedStage;
+    /** The thread running the release callback right now, or null: it must not wait for itself. */
+    private volatile Thread releaser;
 
     private PercpuRef(Builder b) {
         this.name = b.name != null ? b.name : "percpu-ref-" + UNNAMED.incrementAndGet();
@@ -294,7 +342,8 @@ public final class PercpuRef {
      * Takes a reference. The caller must already hold one (or be the creator holding the initial
      * reference). In per-CPU mode this is one CAS on the calling thread's stripe.
      *
-     * @throws IllegalStateException if the ref is released (its count is zero)
+     * @throws IllegalStateException    if the ref is released (its count is zero)
+     * @throws IllegalArgumentException in atomic mode, if the count is already {@link #MAX_COUNT}
      */
     public void get() {
         if (!addToSlot(1)) {
@@ -305,11 +354,12 @@ public final class PercpuRef {
     /**
      * Takes {@code n} references at once; see {@link #get()}.
      *
-     * @throws IllegalArgumentException if {@code n <= 0}
+     * @throws IllegalArgumentException if {@code n <= 0} or {@code n > }{@link #MAX_COUNT}, or in
+     *                                  atomic mode if the count would exceed {@link #MAX_COUNT}
      * @throws IllegalStateException    if the ref is released
      */
     public void get(long n) {
-        requirePositive(n);
+        requireCount(n);
         if (!addToSlot(n)) {
             getAtomic(n);
         }
@@ -320,6 +370,7 @@ public final class PercpuRef {
      * ref that still has holders, like {@code percpu_ref_tryget}.
      *
      * @return whether a reference was taken; if so, the caller must {@link #put()} it
+     * @throws IllegalArgumentException in atomic mode, if the count is already {@link #MAX_COUNT}
      */
     public boolean tryGet() {
         return addToSlot(1) || tryGetAtomic(1);
@@ -328,10 +379,11 @@ public final class PercpuRef {
     /**
      * Takes {@code n} references unless the count is zero; see {@link #tryGet()}.
      *
-     * @throws IllegalArgumentException if {@code n <= 0}
+     * @throws IllegalArgumentException if {@code n <= 0} or {@code n > }{@link #MAX_COUNT}, or in
+     *                                  atomic mode if the count would exceed {@link #MAX_COUNT}
      */
     public boolean tryGet(long n) {
-        requirePositive(n);
+        requireCount(n);
         return addToSlot(n) || tryGetAtomic(n);
     }
 
@@ -364,18 +416,20 @@ public final class PercpuRef {
     /**
      * Drops {@code n} references at once; see {@link #put()}.
      *
-     * @throws IllegalArgumentException if {@code n <= 0}
+     * @throws IllegalArgumentException if {@code n <= 0} or {@code n > }{@link #MAX_COUNT}
      * @throws IllegalStateException    in atomic mode, if the count would go below zero
      */
     public void put(long n) {
-        requirePositive(n);
+        requireCount(n);
         if (!addToSlot(-n)) {
             putAtomic(n);
         }
     }
 
     /**
-     * Adds {@code delta} to the calling thread's slot unless it is sealed.
+     * Adds {@code delta} references (negative for puts) to the calling thread's slot unless it is
+     * sealed. A slot holds twice its count of gets minus puts, modulo 2^64, so its low bit stays
+     * clear however far it drifts, and only a seal sets it.
      *
      * @return false if the slot is sealed: the caller must use the atomic counter
      */
@@ -383,43 +437,53 @@ public final class PercpuRef {
         long[] s = stripes;
         if (s == null) {
             long v = base;
-            if (v == SEALED) {
+            if ((v & SEAL) != 0) {
                 return false;
             }
-            if (casBase(v, v + delta)) {
+            if (casBase(v, v + (delta << 1))) {
                 return true;
             }
-            // Lost a race on base: either it was just sealed, or two threads share it. Inflate.
+            if ((base & SEAL) != 0) {
+                return false; // lost to the seal, not to another counting thread: do not inflate
+            }
+            // Lost a race on base to another thread: contention. Inflate.
             s = inflate();
         }
-        return addToStripe(s, delta);
+        return addToStripe(s, delta << 1);
     }
 
-    private boolean addToStripe(long[] s, long delta) {
+    /** Adds {@code twiceDelta} to the calling thread's stripe unless it is sealed. */
+    private boolean addToStripe(long[] s, long twiceDelta) {
         if (s.length == 0) {
             return false; // SEALED_NO_STRIPES
         }
         int i = stripeOffset();
         for (;;) {
             long v = slotVolatile(s, i);
-            if (v == SEALED) {
+            if ((v & SEAL) != 0) {
                 return false;
             }
-            if (casSlot(s, i, v, v + delta)) {
+            if (casSlot(s, i, v, v + twiceDelta)) {
                 return true;
             }
         }
     }
 
     /** Index into the stripe array of the calling thread's stripe (one leading pad line). */
-    private int stripeOffset() {
+    int stripeOffset() {
         long h = Thread.currentThread().getId() * GOLDEN;
         int stripe = stripeCount == 1 ? 0 : (int) (h >>> stripeShift);
         return (stripe + 1) * PAD;
     }
 
+    /** Whether a stripe array has been published (for tests: inflation must follow real contention). */
+    boolean inflated() {
+        long[] s = stripes;
+        return s != null && s.length > 0;
+    }
+
     /** Publishes the stripe array unless another thread did, or a switch sealed it first. */
-    private long[] inflate() {
+    long[] inflate() {
         long[] s = stripes;
         if (s != null) {
             return s;
@@ -446,10 +510,19 @@ public final class PercpuRef {
             if (c == 0) {
                 return false;
             }
+            // A biased count (a switch is under way) is not the total: only an exact one is checked.
+            if (c < BIAS && c > MAX_COUNT - n) {
+                throw beyondMaximum(n, c);
+            }
             if (casCount(c, c + n)) {
                 return true;
             }
         }
+    }
+
+    private IllegalArgumentException beyondMaximum(long n, long c) {
+        return new IllegalArgumentException("PercpuRef '" + name + "' [" + describeState() + "]: taking " + n
+                + " more references would take the count " + c + " above the maximum " + MAX_COUNT);
     }
 
     /**
@@ -467,6 +540,9 @@ public final class PercpuRef {
             long c = count;
             if (c == 0) {
                 return false;
+            }
+            if (c < BIAS && c > MAX_COUNT - 1) {
+                throw beyondMaximum(1, c);
             }
             if (casCount(c, c + 1)) {
                 return true;
@@ -564,7 +640,7 @@ public final class PercpuRef {
 
     private CompletionStage<Void> killAndConfirm(Consumer<? super PercpuRef> confirm) {
         CompletableFuture<Void> confirmed = new CompletableFuture<>();
-        long overPut;
+        long folded;
         control.lock();
         try {
             int s = state;
@@ -576,21 +652,33 @@ public final class PercpuRef {
             }
             // release: from here every tryGetLive() that reads state fails
             state = s | DEAD;
-            overPut = (s & ATOMIC) == 0 ? switchToAtomicLocked() : 0;
+            folded = (s & ATOMIC) == 0 ? switchToAtomicLocked() : 1;
         } finally {
             control.unlock();
         }
-        reportOverPut(overPut);
+        reportFold(folded);
         // The initial reference is still held, so release cannot run before confirm.
         dispatch(() -> confirmAndDropInitial(confirm, confirmed), "confirm");
         return confirmed.minimalCompletionStage();
     }
 
+    /**
+     * Runs the confirm callbacks, completes the kill stage, then drops the initial reference. Each
+     * step runs in a {@code finally} of the one before: a callback that throws, even an
+     * {@link Error}, can neither skip the other callback, leave the stage incomplete, nor keep
+     * the initial reference (which would block release for ever).
+     */
     private void confirmAndDropInitial(Consumer<? super PercpuRef> confirm, CompletableFuture<Void> confirmed) {
         try {
-            runCallback(onConfirmKill, "confirm");
-            runCallback(confirm, "confirm");
-            confirmed.complete(null);
+            try {
+                runCallback(onConfirmKill, "confirm");
+            } finally {
+                try {
+                    runCallback(confirm, "confirm");
+                } finally {
+                    confirmed.complete(null);
+                }
+            }
         } finally {
             put();
         }
@@ -613,16 +701,16 @@ public final class PercpuRef {
      * Equivalent to {@code percpu_ref_switch_to_atomic_sync}.
      */
     public void switchToAtomicSync() {
-        long overPut;
+        long folded;
         control.lock();
         try {
             int s = state;
             state = s | FORCE_ATOMIC;
-            overPut = (s & ATOMIC) == 0 ? switchToAtomicLocked() : 0;
+            folded = (s & ATOMIC) == 0 ? switchToAtomicLocked() : 1;
         } finally {
             control.unlock();
         }
-        reportOverPut(overPut);
+        reportFold(folded);
     }
 
     /**
@@ -649,18 +737,31 @@ public final class PercpuRef {
      * keep their references. If the ref was already released (count zero), a new life starts, with
      * a fresh {@link #released()} stage. Equivalent to {@code percpu_ref_resurrect}.
      *
-     * @throws IllegalStateException if the ref was built without {@code allowReinit}, or is not dying
+     * <p>If the count has reached zero but the release callback of this life is still running (the
+     * ref is <i>releasing</i>), this method waits for the callback to finish, so that the life's
+     * {@link #released()} stage completes before the next life starts.
+     *
+     * @throws IllegalStateException if the ref was built without {@code allowReinit}, is not dying,
+     *                               or the caller is the release callback of the life it would end
      */
     public void resurrect() {
-        control.lock();
-        try {
-            requireReinitAllowed("resurrect()");
-            if ((state & DEAD) == 0) {
-                throw misuse("resurrect() requires a dying ref");
+        for (;;) {
+            CompletableFuture<Void> releasing;
+            control.lock();
+            try {
+                requireReinitAllowed("resurrect()");
+                if ((state & (DEAD | RELEASED)) == 0) {
+                    throw misuse("resurrect() requires a dying ref");
+                }
+                releasing = releasingStageLocked();
+                if (releasing == null) {
+                    startLifeLocked();
+                    return;
+                }
+            } finally {
+                control.unlock();
             }
-            startLifeLocked();
-        } finally {
-            control.unlock();
+            awaitReleaseCallback(releasing, "resurrect()");
         }
     }
 
@@ -669,20 +770,52 @@ public final class PercpuRef {
      * reference, not dying, in per-CPU mode unless force-atomic is set, with a fresh
      * {@link #released()} stage. Equivalent to {@code percpu_ref_reinit}.
      *
-     * @throws IllegalStateException if the ref was built without {@code allowReinit}, or its count is
-     *                               not zero
+     * <p>If the count has reached zero but the release callback is still running (the ref is
+     * <i>releasing</i>), this method waits for the callback to finish: the kernel idiom "wait until
+     * {@link #isZero()}, then reinit" is safe, and the previous life's {@link #released()} stage
+     * is complete before the next life starts.
+     *
+     * @throws IllegalStateException if the ref was built without {@code allowReinit}, its count is
+     *                               not zero, or the caller is the release callback of the life it
+     *                               would end (waiting for itself would never return)
      */
     public void reinit() {
-        control.lock();
-        try {
-            requireReinitAllowed("reinit()");
-            if ((state & RELEASED) == 0) {
-                throw misuse("reinit() requires a released ref (count zero)");
+        for (;;) {
+            CompletableFuture<Void> releasing;
+            control.lock();
+            try {
+                requireReinitAllowed("reinit()");
+                if ((state & RELEASED) == 0) {
+                    throw misuse("reinit() requires a released ref (count zero)");
+                }
+                releasing = releasingStageLocked();
+                if (releasing == null) {
+                    startLifeLocked();
+                    return;
+                }
+            } finally {
+                control.unlock();
             }
-            startLifeLocked();
-        } finally {
-            control.unlock();
+            awaitReleaseCallback(releasing, "reinit()");
         }
+    }
+
+    /** The released stage of this life if the ref is releasing (zero reached, callback not finished), else null. */
+    private CompletableFuture<Void> releasingStageLocked() {
+        if ((state & RELEASED) == 0) {
+            return null;
+        }
+        CompletableFuture<Void> stage = releasedStage;
+        return stage.isDone() ? null : stage;
+    }
+
+    /** Waits, without the lock, until the release callback of this life has finished. */
+    private void awaitReleaseCallback(CompletableFuture<Void> releasing, String op) {
+        if (releaser == Thread.currentThread()) {
+            throw misuse(op + " called from the release callback of the life it would end; start the next"
+                    + " life once the callback has returned, e.g. from released().thenRun(...)");
+        }
+        releasing.join(); // completes normally whatever the callback did (runRelease)
     }
 
     private void requireReinitAllowed(String op) {
@@ -715,11 +848,18 @@ public final class PercpuRef {
      * Seals every slot, folds their sum into the atomic counter and removes the bias. After this,
      * no thread can add to a slot until {@link #switchToPercpuLocked()}.
      *
-     * @return how many more puts than gets were found (0 normally); the caller reports it after
-     *         unlocking, so that no user code runs under the control lock
+     * <p>Each slot holds twice its net count modulo 2^64 (see {@link #addToSlot}); the sum of the
+     * sealed values, shifted right by one, is the net count of all slots modulo 2^63, which is exact
+     * while the true count and the atomic part both stay below 2^62 in magnitude (MAX_COUNT is far
+     * below that).
+     *
+     * @return the count found, before any correction: below 1 is an over-put (the count is reset to
+     *         1, the initial reference still held), above {@link #MAX_COUNT} is too many gets. The
+     *         caller reports either after unlocking, so that no user code runs under the lock.
      */
     private long switchToAtomicLocked() {
-        long sum = getAndSetBase(SEALED);
+        beginSwitchLocked();
+        long twiceSum = getAndSetBase(SEALED);
         long[] s = stripes;
         if (s == null) {
             // Seal the stripes field too, so that nobody inflates behind the switch.
@@ -727,29 +867,36 @@ public final class PercpuRef {
         }
         if (s != null) {
             for (int i = PAD; i < s.length; i += PAD) {
-                sum += getAndSetSlot(s, i, SEALED);
+                twiceSum += getAndSetSlot(s, i, SEALED);
             }
         }
+        long sum = twiceSum >> 1;
         long c = (long) COUNT.getAndAdd(this, sum - BIAS) + sum - BIAS;
-        state |= ATOMIC;
-        if (c >= 1) {
-            return 0;
+        if (c < 1) {
+            // The creator's initial reference (or kill's, still held) makes the true count >= 1.
+            COUNT.getAndAdd(this, 1 - c);
         }
-        // The creator's initial reference (or kill's, still held) makes the true count >= 1.
-        COUNT.getAndAdd(this, 1 - c);
-        return 1 - c;
+        endSwitchLocked(ATOMIC, 0);
+        return c;
     }
 
-    private void reportOverPut(long overPut) {
-        if (overPut != 0) {
-            report("over-put detected when switching to atomic mode: the count summed to " + (1 - overPut)
-                    + " while the initial reference was still held (" + overPut
+    /** Reports what {@link #switchToAtomicLocked()} found wrong with the folded count, if anything. */
+    private void reportFold(long folded) {
+        if (folded < 1) {
+            report("over-put detected when switching to atomic mode: the count summed to " + folded
+                    + " while the initial reference was still held (" + (1 - folded)
                     + " more put than get in per-CPU mode); the count was reset to 1", null);
+        } else if (folded > MAX_COUNT) {
+            report("the count reached " + folded + ", above the maximum " + MAX_COUNT
+                    + " (gets made in per-CPU mode); gets fail until it falls below", null);
         }
     }
 
     /** Adds the bias back, then unseals the slots; the reverse order could let count hit zero. */
     private void switchToPercpuLocked() {
+        beginSwitchLocked();
+        // The bias must be in count before any slot is usable: a put that found its slot sealed
+        // and went to count could otherwise take it to zero while gets sit in unsealed slots.
         COUNT.getAndAdd(this, BIAS);
         long[] s = stripes;
         if (s == SEALED_NO_STRIPES) {
@@ -760,7 +907,17 @@ public final class PercpuRef {
             }
         }
         base = 0L;
-        state &= ~ATOMIC;
+        endSwitchLocked(0, ATOMIC);
+    }
+
+    /** Marks a switch under way and steps the switch sequence, before the bias or any slot moves. */
+    private void beginSwitchLocked() {
+        state = (state + SWITCH_SEQ) | SWITCHING;
+    }
+
+    /** Ends a switch: sets and clears the given flags together with SWITCHING, after every move. */
+    private void endSwitchLocked(int set, int clear) {
+        state = (state & ~(SWITCHING | clear)) | set;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -789,15 +946,18 @@ public final class PercpuRef {
         return (state & ATOMIC) != 0 && count == 0;
     }
 
-    /** True once the ref has been killed in this life (dying or released), until resurrect/reinit. */
+    /**
+     * True once the ref is dying or released in this life, until resurrect/reinit: it has been
+     * killed, or (a force-atomic ref) its last put took the count to zero without a kill.
+     */
     public boolean isDying() {
         int s = state;
-        if ((s & DEAD) == 0) {
-            return false;
+        if ((s & RELEASED) == 0) {
+            return (s & DEAD) != 0;
         }
-        // DEAD | RELEASED with a non-zero count: a resurrect/reinit is past its linearization point
-        // (the count leaving zero) but has not cleared the flags yet.
-        return (s & RELEASED) == 0 || count == 0;
+        // RELEASED with a non-zero count: a resurrect/reinit is past its linearization point (the
+        // count leaving zero) but has not cleared the flags yet.
+        return count == 0;
     }
 
     /** The current counting mode. */
@@ -807,28 +967,52 @@ public final class PercpuRef {
 
     /**
      * The count as the sum of the stripes and the atomic part, read one after another: NOT an atomic
-     * snapshot, and may be off while gets and puts are in flight or a switch is under way. Exact in
-     * atomic mode when quiescent. For metrics and diagnostics only.
+     * snapshot. In per-CPU mode, gets and puts in flight (or a reference taken on one thread and
+     * dropped on another) may make it off by the references moving during the read; it is never
+     * negative. It never reads in the middle of a mode switch (it retries, then waits for the
+     * switch on the ref's lock), so it never shows the internal bias. Exact in atomic mode. For
+     * metrics and diagnostics only.
      */
     public long approximateCount() {
-        if ((state & ATOMIC) != 0) {
+        for (int attempt = 0; attempt < OPTIMISTIC_READS; attempt++) {
+            int s = state;
+            if ((s & SWITCHING) == 0) {
+                long c = readCount(s);
+                // acquire: unchanged state, sequence included, means no switch overlapped the reads
+                if (state == s) {
+                    return c;
+                }
+            }
+            Thread.onSpinWait();
+        }
+        control.lock();
+        try {
+            return readCount(state);
+        } finally {
+            control.unlock();
+        }
+    }
+
+    /** The count as seen in mode {@code s}, which must not be switching. */
+    private long readCount(int s) {
+        if ((s & ATOMIC) != 0) {
             return count;
         }
-        long sum = count - BIAS;
+        long twiceSlots = 0;
         long v = base;
-        if (v != SEALED) {
-            sum += v;
+        if ((v & SEAL) == 0) {
+            twiceSlots += v;
         }
-        long[] s = stripes;
-        if (s != null) {
-            for (int i = PAD; i < s.length; i += PAD) {
-                long x = slotVolatile(s, i);
-                if (x != SEALED) {
-                    sum += x;
+        long[] st = stripes;
+        if (st != null) {
+            for (int i = PAD; i < st.length; i += PAD) {
+                long x = slotVolatile(st, i);
+                if ((x & SEAL) == 0) {
+                    twiceSlots += x;
                 }
             }
         }
-        return sum;
+        return Math.max(0, count - BIAS + (twiceSlots >> 1));
     }
 
     /** The configured name (or a generated {@code percpu-ref-N}). */
@@ -844,7 +1028,8 @@ public final class PercpuRef {
 
     private String describeState() {
         int s = state;
-        String life = (s & RELEASED) != 0 ? "RELEASED" : (s & DEAD) != 0 ? "DYING" : "LIVE";
+        String life = (s & RELEASED) != 0 ? (isReleasing() ? "RELEASING" : "RELEASED")
+                : (s & DEAD) != 0 ? "DYING" : "LIVE";
         String mode = (s & ATOMIC) != 0 ? "ATOMIC" : "PERCPU";
         return life + ", " + mode + ((s & FORCE_ATOMIC) != 0 ? " (forced)" : "")
                 + ", count=" + approximateCount();
@@ -854,10 +1039,22 @@ public final class PercpuRef {
     // Callbacks and errors
     // ------------------------------------------------------------------------------------------
 
+    /** True while the count is zero but the release callback of this life has not finished. */
+    private boolean isReleasing() {
+        CompletableFuture<Void> stage = releasedStage;
+        return (state & RELEASED) != 0 && stage != null && !stage.isDone();
+    }
+
+    /**
+     * Runs the release callback, then ends the releasing phase by completing the life's stage,
+     * whatever the callback threw: a waiting reinit()/resurrect() proceeds once the stage is done.
+     */
     private void runRelease(CompletableFuture<Void> stage) {
+        releaser = Thread.currentThread();
         try {
             runCallback(onRelease, "release");
         } finally {
+            releaser = null;
             stage.complete(null);
         }
     }
@@ -876,16 +1073,30 @@ public final class PercpuRef {
         }
     }
 
+    /**
+     * Runs {@code task} on the callback executor, or inline without one. If {@code execute} throws
+     * anything (a {@link RejectedExecutionException}, a full queue's
+     * {@link IllegalStateException}, an {@link OutOfMemoryError} starting a thread), the failure is
+     * reported and the task runs inline: a callback is never lost. The task runs at most once even
+     * if the executor both ran or queued it and then threw.
+     */
     private void dispatch(Runnable task, String what) {
         if (callbackExecutor == null) {
             task.run();
             return;
         }
+        AtomicBoolean claimed = new AtomicBoolean();
+        Runnable once = () -> {
+            if (claimed.compareAndSet(false, true)) {
+                task.run();
+            }
+        };
         try {
-            callbackExecutor.execute(task);
-        } catch (RejectedExecutionException e) {
-            report("callback executor rejected the " + what + " callback; running it inline", e);
-            task.run();
+            callbackExecutor.execute(once);
+        } catch (Throwable t) {
+            String failure = t instanceof RejectedExecutionException ? "rejected" : "threw " + t + " for";
+            report("callback executor " + failure + " the " + what + " callback; running it inline", t);
+            once.run();
         }
     }
 
@@ -904,10 +1115,10 @@ public final class PercpuRef {
         return new IllegalStateException("PercpuRef '" + name + "' [" + describeState() + "]: " + message);
     }
 
-    private void requirePositive(long n) {
-        if (n <= 0) {
+    private void requireCount(long n) {
+        if (n <= 0 || n > MAX_COUNT) {
             throw new IllegalArgumentException("PercpuRef '" + name + "' [" + describeState()
-                    + "]: n must be positive, was " + n);
+                    + "]: n must be positive and at most the maximum count " + MAX_COUNT + ", was " + n);
         }
     }
 

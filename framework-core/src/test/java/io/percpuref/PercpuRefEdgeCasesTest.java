@@ -1,0 +1,419 @@
+package io.percpuref;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
+import static org.assertj.core.api.Assertions.assertThatIllegalStateException;
+import static org.awaitility.Awaitility.await;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The edges of {@link PercpuRef}'s contract (issue 9): counts near the limits of the slot encoding,
+ * callback executors that fail, the releasing phase between the zero transition and the end of the
+ * release callback, diagnostics read during a mode switch, and inflation only on real contention.
+ * Each test reproduces a defect found in an adversarial read of an earlier version.
+ */
+class PercpuRefEdgeCasesTest {
+
+    private final AtomicInteger releases = new AtomicInteger();
+    private final List<PercpuRefException> reported = new CopyOnWriteArrayList<>();
+
+    private PercpuRef.Builder builder(String name) {
+        return PercpuRef.builder()
+                .name(name)
+                .onRelease(r -> releases.incrementAndGet())
+                .errorReporter(reported::add);
+    }
+
+    private static boolean isDone(CompletionStage<Void> stage) {
+        return stage.toCompletableFuture().isDone();
+    }
+
+    @Nested
+    class MaximumCount {
+
+        @Test
+        void getBeyondTheMaximumCountInAtomicModeThrowsNamingTheRef() {
+            PercpuRef ref = builder("huge").initAtomic().build();
+
+            assertThatIllegalArgumentException().isThrownBy(() -> ref.get(Long.MAX_VALUE))
+                    .withMessageContaining("'huge'").withMessageContaining("maximum");
+            assertThat(ref.approximateCount()).isEqualTo(1);
+            assertThatIllegalArgumentException().isThrownBy(() -> ref.get(PercpuRef.MAX_COUNT))
+                    .withMessageContaining("'huge'");
+            ref.get(PercpuRef.MAX_COUNT - 1);
+            assertThat(ref.approximateCount()).isEqualTo(PercpuRef.MAX_COUNT);
+            assertThatIllegalArgumentException().isThrownBy(ref::get);
+            assertThatIllegalArgumentException().isThrownBy(() -> ref.tryGet(1));
+        }
+
+        @Test
+        void anOperationOfMoreThanTheMaximumCountThrowsInPercpuModeToo() {
+            PercpuRef ref = builder("huge-n").build();
+
+            assertThatIllegalArgumentException().isThrownBy(() -> ref.get(PercpuRef.MAX_COUNT + 1))
+                    .withMessageContaining("'huge-n'");
+            assertThatIllegalArgumentException().isThrownBy(() -> ref.tryGet(Long.MAX_VALUE));
+            assertThatIllegalArgumentException().isThrownBy(() -> ref.put(Long.MAX_VALUE));
+            assertThat(ref.approximateCount()).isEqualTo(1);
+        }
+
+        /**
+         * A reference taken on one thread and dropped on another makes the dropping thread's stripe
+         * fall for ever. With n = 2^47 per hand-off, a stripe that counted in plain deltas reached
+         * the sealed marker Long.MIN_VALUE after 2^16 hand-offs; its puts then went to the biased
+         * atomic count, which fell to 1 another 2^15 hand-offs later, so that one more put of a
+         * single reference ran release in per-CPU mode while the initial reference and the taker's
+         * own reference were held. The stripe arithmetic now wraps without ever looking sealed.
+         */
+        @Test
+        @Timeout(120)
+        void handOffsDriftingAStripeThroughItsWholeRangeNeverReleaseWhileHeld() throws Exception {
+            PercpuRef ref = builder("hand-off").stripes(1 << 16).build();
+            ref.inflate();
+            long n = PercpuRef.MAX_COUNT / 2;
+            long handOffs = (1L << 16) + (1L << 15) + 1;
+            AtomicLong given = new AtomicLong();
+            AtomicLong dropped = new AtomicLong();
+            AtomicInteger[] stripeOf = {new AtomicInteger(), new AtomicInteger()};
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            Thread taker = new Thread(() -> {
+                stripeOf[0].set(ref.stripeOffset());
+                ref.get();                           // the taker's own reference, held throughout
+                for (long i = 0; i < handOffs && failure.get() == null; i++) {
+                    while (given.get() != dropped.get()) {
+                        Thread.onSpinWait();
+                    }
+                    ref.get(i == handOffs - 1 ? 1 : n);
+                    given.lazySet(i + 1);
+                }
+            }, "taker");
+            Thread dropper = new Thread(() -> {
+                stripeOf[1].set(ref.stripeOffset());
+                try {
+                    for (long i = 0; i < handOffs; i++) {
+                        while (given.get() == i) {
+                            Thread.onSpinWait();
+                        }
+                        ref.put(i == handOffs - 1 ? 1 : n);
+                        dropped.lazySet(i + 1);
+                    }
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            }, "dropper");
+            taker.start();
+            dropper.start();
+            taker.join();
+            dropper.join();
+
+            assertThat(stripeOf[0].get()).as("the two threads count on different stripes")
+                    .isNotEqualTo(stripeOf[1].get());
+            assertThat(failure).hasValue(null);
+            assertThat(releases).as("releases while references were held").hasValue(0);
+            assertThat(ref.approximateCount()).isEqualTo(2);
+            ref.kill();
+            ref.put();
+            assertThat(releases).hasValue(1);
+            assertThat(reported).isEmpty();
+        }
+    }
+
+    @Nested
+    class FailingExecutors {
+
+        /** An executor that throws IllegalStateException ("Queue full") once its one slot is taken. */
+        private final ArrayBlockingQueue<Runnable> queue = new ArrayBlockingQueue<>(1);
+
+        @Test
+        void anExecutorThrowingAnythingFallsBackToRunningTheCallbackInline() {
+            queue.add(() -> { });
+            PercpuRef ref = builder("queue-full").callbackExecutor(queue::add).build();
+            ref.get();
+
+            CompletionStage<Void> confirmed = ref.kill();
+
+            assertThat(isDone(confirmed)).isTrue();
+            assertThat(ref.isDying()).isTrue();
+            ref.put();
+            assertThat(releases).hasValue(1);
+            assertThat(isDone(ref.released())).isTrue();
+            assertThat(reported).hasSize(2).allSatisfy(e -> assertThat(e.getMessage())
+                    .contains("'queue-full'").contains("callback executor"));
+        }
+
+        @Test
+        void anExecutorThatRunsTheTaskAndThenThrowsDoesNotRunACallbackTwice() {
+            AtomicInteger confirms = new AtomicInteger();
+            PercpuRef ref = builder("runs-then-throws")
+                    .onConfirmKill(r -> confirms.incrementAndGet())
+                    .callbackExecutor(task -> {
+                        task.run();
+                        throw new IllegalStateException("accepted, then failed");
+                    })
+                    .build();
+
+            ref.kill();
+
+            assertThat(confirms).hasValue(1);
+            assertThat(releases).hasValue(1);
+        }
+
+        @Test
+        void aConfirmCallbackThrowingAnErrorOnTheExecutorStillCompletesTheKillStage() throws Exception {
+            ExecutorService executor = Executors.newSingleThreadExecutor();
+            try {
+                PercpuRef ref = builder("stack-overflow")
+                        .onConfirmKill(r -> {
+                            throw new StackOverflowError("deep");
+                        })
+                        .callbackExecutor(executor)
+                        .build();
+
+                CompletionStage<Void> confirmed = ref.kill();
+
+                // The error is rethrown to the executor's thread after it is reported (an Error is
+                // not swallowed); wait with get(), not Awaitility, which would catch it from there.
+                assertThat(confirmed.toCompletableFuture().get(10, TimeUnit.SECONDS)).isNull();
+                assertThat(ref.released().toCompletableFuture().get(10, TimeUnit.SECONDS)).isNull();
+                assertThat(releases).hasValue(1);
+                assertThat(reported).singleElement()
+                        .satisfies(e -> assertThat(e.getCause()).isInstanceOf(StackOverflowError.class));
+            } finally {
+                executor.shutdownNow();
+            }
+        }
+
+        @Test
+        void aOneOffConfirmRunsAndTheStageCompletesEvenIfTheBuildersConfirmThrowsAnError() {
+            AtomicBoolean oneOff = new AtomicBoolean();
+            PercpuRef ref = builder("error-then-one-off")
+                    .onConfirmKill(r -> {
+                        throw new StackOverflowError("deep");
+                    })
+                    .build();
+
+            CompletionStage<Void> confirmed;
+            try {
+                confirmed = ref.kill(r -> oneOff.set(true));
+            } catch (StackOverflowError e) {
+                confirmed = null;
+            }
+
+            assertThat(oneOff).isTrue();
+            assertThat(releases).hasValue(1);
+            assertThat(isDone(ref.released())).isTrue();
+            if (confirmed != null) {
+                assertThat(isDone(confirmed)).isTrue();
+            }
+        }
+    }
+
+    @Nested
+    class ReleasingPhase {
+
+        /** Keeps the tasks it is given until the test runs them. */
+        private final List<Runnable> held = new ArrayList<>();
+
+        private PercpuRef heldRelease(String name) {
+            return builder(name).allowReinit().callbackExecutor(task -> {
+                synchronized (held) {
+                    held.add(task);
+                }
+            }).build();
+        }
+
+        private void runHeldTasks() {
+            List<Runnable> tasks;
+            synchronized (held) {
+                tasks = new ArrayList<>(held);
+                held.clear();
+            }
+            tasks.forEach(Runnable::run);
+        }
+
+        @Test
+        void reinitWaitsForThePreviousLifesReleaseCallback() throws Exception {
+            PercpuRef ref = heldRelease("releasing-reinit");
+            CompletionStage<Void> life1 = ref.released();
+            ref.kill();
+            runHeldTasks();                      // confirm: drops the initial reference, dispatches release
+            assertThat(ref.isZero()).isTrue();
+            assertThat(releases).hasValue(0);
+
+            CompletableFuture<Void> reinit = CompletableFuture.runAsync(ref::reinit);
+            await().during(Duration.ofMillis(200)).atMost(Duration.ofSeconds(5)).until(() -> !reinit.isDone());
+            assertThat(ref.isZero()).isTrue();
+            assertThat(ref.toString()).contains("RELEASING");
+
+            runHeldTasks();                      // release of life 1
+            reinit.get(10, TimeUnit.SECONDS);
+
+            assertThat(releases).hasValue(1);
+            assertThat(isDone(life1)).isTrue();
+            assertThat(ref.isDying()).isFalse();
+            assertThat(isDone(ref.released())).isFalse();
+        }
+
+        @Test
+        void resurrectOfAReleasingRefWaitsForTheReleaseCallback() throws Exception {
+            PercpuRef ref = heldRelease("releasing-resurrect");
+            CompletionStage<Void> life1 = ref.released();
+            ref.kill();
+            runHeldTasks();
+
+            CompletableFuture<Void> resurrect = CompletableFuture.runAsync(ref::resurrect);
+            await().during(Duration.ofMillis(200)).atMost(Duration.ofSeconds(5)).until(() -> !resurrect.isDone());
+            runHeldTasks();
+            resurrect.get(10, TimeUnit.SECONDS);
+
+            assertThat(releases).hasValue(1);
+            assertThat(isDone(life1)).isTrue();
+            assertThat(ref.tryGetLive()).isTrue();
+        }
+
+        @Test
+        void reinitFromInsideTheReleaseCallbackThrowsInsteadOfDeadlocking() {
+            AtomicReference<Throwable> thrown = new AtomicReference<>();
+            AtomicReference<PercpuRef> self = new AtomicReference<>();
+            PercpuRef ref = PercpuRef.builder().name("reinit-in-release").allowReinit()
+                    .onRelease(r -> {
+                        try {
+                            r.reinit();
+                        } catch (Throwable t) {
+                            thrown.set(t);
+                        }
+                    })
+                    .build();
+            self.set(ref);
+
+            ref.kill();
+
+            assertThat(thrown.get()).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("'reinit-in-release'").hasMessageContaining("release callback");
+            assertThat(isDone(ref.released())).isTrue();
+            ref.reinit();
+            assertThat(ref.isDying()).isFalse();
+        }
+
+        @Test
+        void aReleasedStageDependentMayStartTheNextLife() {
+            PercpuRef ref = builder("reinit-from-dependent").allowReinit().build();
+            CompletableFuture<Void> next = ref.released().thenRun(ref::reinit).toCompletableFuture();
+
+            ref.kill();
+
+            assertThat(next).isCompleted().isNotCompletedExceptionally();
+            assertThat(ref.isDying()).isFalse();
+            assertThat(releases).hasValue(1);
+        }
+
+        @Test
+        void aRefReleasedByItsLastPutWithoutAKillCountsAsDying() {
+            PercpuRef ref = builder("atomic-no-kill").initAtomic().build();
+
+            ref.put();
+
+            assertThat(releases).hasValue(1);
+            assertThat(ref.isZero()).isTrue();
+            assertThat(ref.isDying()).isTrue();
+            assertThat(ref.tryGetLive()).isFalse();
+        }
+    }
+
+    @Nested
+    class Diagnostics {
+
+        /**
+         * approximateCount() read the state, then the count: a switch that moved the bias in between
+         * made it return about ±2^62. Every value read while switches run must be one the count could
+         * have had: here, between 1 and 2.
+         */
+        @Test
+        @Timeout(60)
+        void approximateCountNeverShowsTheBiasWhileModeSwitchesRun() throws Exception {
+            PercpuRef ref = builder("switching").allowReinit().build();
+            ref.get();
+            AtomicBoolean stop = new AtomicBoolean();
+            AtomicLong worst = new AtomicLong(1);
+            Thread reader = new Thread(() -> {
+                while (!stop.get()) {
+                    long c = ref.approximateCount();
+                    if (c < 0 || c > 2) {
+                        worst.set(c);
+                        stop.set(true);
+                    }
+                }
+            }, "reader");
+            reader.start();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+            while (!stop.get() && System.nanoTime() < deadline) {
+                ref.switchToAtomicSync();
+                ref.switchToPercpu();
+            }
+            stop.set(true);
+            reader.join();
+
+            assertThat(worst).hasValue(1);
+        }
+
+        /**
+         * A failed CAS on the uninflated base slot used to inflate even when the seal caused it: a
+         * ref being killed could allocate a stripe array nobody would use. A single thread counting
+         * against a kill never contends with anyone, so it must never inflate the ref.
+         */
+        @Test
+        @Timeout(60)
+        void aSealAloneNeverInflatesTheStripes() throws Exception {
+            AtomicReference<PercpuRef> current = new AtomicReference<>();
+            AtomicLong iterations = new AtomicLong();
+            AtomicBoolean stop = new AtomicBoolean();
+            Thread counter = new Thread(() -> {
+                while (!stop.get()) {
+                    PercpuRef ref = current.get();
+                    if (ref != null && ref.tryGet()) {
+                        ref.put();
+                    }
+                    iterations.lazySet(iterations.get() + 1);
+                }
+            }, "counter");
+            counter.start();
+            List<PercpuRef> killed = new ArrayList<>();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+            try {
+                while (System.nanoTime() < deadline || killed.size() < 5_000) {
+                    PercpuRef ref = builder("seal-race").stripes(2).build();
+                    current.set(ref);
+                    long seen = iterations.get();
+                    while (iterations.get() < seen + 50) {
+                        Thread.onSpinWait();
+                    }
+                    ref.kill();
+                    killed.add(ref);
+                }
+            } finally {
+                stop.set(true);
+                counter.join();
+            }
+            assertThat(killed).as("refs inflated by their seal alone, of %d", killed.size())
+                    .noneMatch(PercpuRef::inflated);
+        }
+    }
+}
