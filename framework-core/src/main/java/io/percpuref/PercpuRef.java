@@ -184,6 +184,11 @@ public final class PercpuRef {
 
     /** Added to {@link #count} while slots may be in use, so it cannot reach zero. */
     static final long BIAS = 1L << 62;
+    /**
+     * A count read below this is exact (no bias); at or above it, it carries BIAS, possibly minus
+     * puts that reached it during a switch, so it says nothing about the total.
+     */
+    private static final long UNBIASED_LIMIT = BIAS >> 1;
     /** Low bit of a slot: set iff sealed. Slots count in steps of 2, so no add can set or clear it. */
     static final long SEAL = 1L;
     /** Value a switch writes into a slot it seals. */
@@ -511,7 +516,7 @@ public final class PercpuRef {
                 return false;
             }
             // A biased count (a switch is under way) is not the total: only an exact one is checked.
-            if (c < BIAS && c > MAX_COUNT - n) {
+            if (c < UNBIASED_LIMIT && c > MAX_COUNT - n) {
                 throw beyondMaximum(n, c);
             }
             if (casCount(c, c + n)) {
@@ -541,7 +546,7 @@ public final class PercpuRef {
             if (c == 0) {
                 return false;
             }
-            if (c < BIAS && c > MAX_COUNT - 1) {
+            if (c < UNBIASED_LIMIT && c > MAX_COUNT - 1) {
                 throw beyondMaximum(1, c);
             }
             if (casCount(c, c + 1)) {

@@ -1,6 +1,7 @@
 package io.percpuref.lincheck;
 
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 import org.jetbrains.lincheck.datastructures.ModelCheckingOptions;
@@ -17,6 +18,7 @@ import kotlin.reflect.jvm.ReflectJvmMapping;
 
 import io.percpuref.PercpuRef;
 import io.percpuref.PercpuRefException;
+import io.percpuref.PercpuRefTestAccess;
 
 /**
  * Linearizability of {@link PercpuRef}'s life cycle (SPEC §3.3, guarantees 1, 3 and 5): get, put,
@@ -64,9 +66,16 @@ import io.percpuref.PercpuRefException;
  *   and JIT produce (x86 is TSO), rarely hits windows a few instructions wide, and reports only the
  *   results, not the interleaving.</li>
  * </ul>
- * Neither mode covers inline confirm callbacks, {@code switchToAtomic}/{@code switchToPercpu},
- * {@code reinit}, {@code get(n)}/{@code put(n)} or over-put reporting; {@code PercpuRefTest}, the
- * jcstress tests and the randomized stress test do.
+ * Operations also cover {@code reinit}, {@code switchToAtomic}/{@code switchToPercpu} (no
+ * observable effect in the sequential model: a force-atomic live ref still holds its initial
+ * reference), {@code get(2)}/{@code put(2)}, inflation of the stripes at any point, and
+ * <b>hand-off</b>: a thread passes a reference it holds to a shared pool ({@link #handOff(int)}),
+ * another takes it over ({@link #takeHandedOff(int)}) and puts it, so a reference taken on one
+ * stripe is dropped on another. Neither mode covers inline confirm callbacks or over-put reporting;
+ * {@code PercpuRefTest}, the jcstress tests and the randomized stress test do.
+ *
+ * <p>Budgets: CI runs the bounded budgets below. {@code -Dlincheck.iterations=100
+ * -Dlincheck.invocations=10000} runs near Lincheck's defaults (see docs/semantics.md).
  */
 public class PercpuRefLincheckTest {
 
@@ -98,15 +107,30 @@ public class PercpuRefLincheckTest {
     private final ThreadLocal<CallbackContext> context = ThreadLocal.withInitial(CallbackContext::new);
     /** The first report the ref made to its error reporter, if any. */
     private final AtomicReference<PercpuRefException> reported = new AtomicReference<>();
+    /** Scenarios per Lincheck run; {@code -Dlincheck.iterations} raises it for a long run. */
+    static final int ITERATIONS = Integer.getInteger("lincheck.iterations", 25);
+    /** Interleavings (model checking) per scenario; {@code -Dlincheck.invocations} raises it. */
+    static final int INVOCATIONS = Integer.getInteger("lincheck.invocations", 150);
+
     /** References held by each thread id; each entry is touched only by its own thread. */
     private final int[] held = new int[THREAD_IDS];
+    /** References handed off by their taker and not yet put by anyone. */
+    private final AtomicInteger handedOff = new AtomicInteger();
     /** The deferred confirm task of each thread id's unconfirmed kill, or null. */
     private final Runnable[] pendingConfirm = new Runnable[THREAD_IDS];
+
+    /**
+     * Stripes of the ref each test instance builds: 2 (every path, few switch points), or 4 for the
+     * custom scenarios that need two workers on different stripes (Lincheck's worker threads have
+     * consecutive ids, which the Fibonacci hash puts on different stripes of 4 or more). Set by a
+     * test method before it starts Lincheck, which creates the instances.
+     */
+    private static volatile int stripes = 2;
 
     private final PercpuRef ref = PercpuRef.builder()
             .name("lincheck")
             .allowReinit()
-            .stripes(2)
+            .stripes(stripes)
             .callbackExecutor(deferConfirmOfKill())
             .onRelease(r -> context.get().releases++)
             .errorReporter(e -> reported.compareAndSet(null, e))
@@ -130,8 +154,8 @@ public class PercpuRefLincheckTest {
                 .actorsPerThread(3)
                 .actorsBefore(2)
                 .actorsAfter(2)
-                .iterations(25)               // scenarios
-                .invocationsPerIteration(150) // interleavings explored per scenario, at most
+                .iterations(ITERATIONS)               // scenarios
+                .invocationsPerIteration(INVOCATIONS) // interleavings explored per scenario, at most
                 .sequentialSpecification(PercpuRefSequentialSpec.class)
                 .check(PercpuRefLincheckTest.class);
     }
@@ -146,6 +170,7 @@ public class PercpuRefLincheckTest {
     void modelCheckingResurrectOfReleasedRef() {
         new ModelCheckingOptions()
                 .iterations(0)
+                .invocationsPerIteration(Math.max(INVOCATIONS, 1_000))
                 .addCustomScenario(scenario -> {
                     scenario.initial(init -> {
                         init.actor(operation("kill", int.class), 0);
@@ -170,6 +195,146 @@ public class PercpuRefLincheckTest {
                 .check(PercpuRefLincheckTest.class);
     }
 
+    /**
+     * Hand-off across a resurrect of a killed, inflated ref: two workers each take a reference,
+     * hand it off, and take over and put up to two handed-off references while the owner
+     * resurrects. Every put lands in the right life whichever stripe it finds sealed or unsealed.
+     */
+    @Test
+    void modelCheckingHandOffAcrossResurrect() {
+        new ModelCheckingOptions()
+                .iterations(0)
+                .invocationsPerIteration(Math.max(INVOCATIONS, 300))
+                .addCustomScenario(scenario -> {
+                    scenario.initial(init -> {
+                        init.actor(operation("inflate"));
+                        init.actor(operation("tryGet", int.class), 0);
+                        init.actor(operation("handOff", int.class), 0);
+                        init.actor(operation("kill", int.class), 0);
+                        init.actor(operation("confirm", int.class), 0);
+                        return Unit.INSTANCE;
+                    });
+                    scenario.parallel(parallel -> {
+                        parallel.thread(owner -> {
+                            owner.actor(operation("resurrect"));
+                            return Unit.INSTANCE;
+                        });
+                        for (int thread = 2; thread <= 3; thread++) {
+                            int id = thread;
+                            parallel.thread(worker -> {
+                                worker.actor(operation("tryGet", int.class), id);
+                                worker.actor(operation("handOff", int.class), id);
+                                worker.actor(operation("takeHandedOff", int.class), id);
+                                worker.actor(operation("put", int.class), id);
+                                worker.actor(operation("takeHandedOff", int.class), id);
+                                worker.actor(operation("put", int.class), id);
+                                return Unit.INSTANCE;
+                            });
+                        }
+                        return Unit.INSTANCE;
+                    });
+                    return Unit.INSTANCE;
+                })
+                .sequentialSpecification(PercpuRefSequentialSpec.class)
+                .check(PercpuRefLincheckTest.class);
+    }
+
+    /**
+     * The order of the switch back to per-CPU mode: the bias must be in the atomic count before any
+     * stripe is unsealed. A released, inflated ref is reinitialized (count 1) while one worker takes
+     * two references and hands them off and the other takes both over and puts them with one
+     * {@code put(2)}. If stripes were unsealed first, the taker's gets could land on its already
+     * unsealed stripe while the putter, whose stripe was still sealed, went to the unbiased count:
+     * 1 - 2 < 0, and a legitimate {@code put(2)} threw "below zero". (Release itself stays safe in
+     * that order, because the zero transition waits for the switch on the ref's lock.)
+     *
+     * <p>The failure needs the taker's stripe to be unsealed before the putter's. Lincheck runs each
+     * custom scenario on fresh threads, so the stripes the two workers hash to change from scenario
+     * to scenario: the scenario runs three times with each worker in each role.
+     */
+    @Test
+    void modelCheckingPutOfManyAcrossReinit() {
+        stripes = 4;
+        try {
+            ModelCheckingOptions options = new ModelCheckingOptions()
+                    .iterations(0)
+                    .invocationsPerIteration(Math.max(INVOCATIONS, 300))
+                    .sequentialSpecification(PercpuRefSequentialSpec.class);
+            for (int[] roles : new int[][] {{2, 3}, {3, 2}, {2, 3}, {3, 2}, {2, 3}, {3, 2}}) {
+                int taker = roles[0];
+                options.addCustomScenario(scenario -> {
+                    scenario.initial(init -> {
+                        init.actor(operation("inflate"));
+                        init.actor(operation("kill", int.class), 0);
+                        init.actor(operation("confirm", int.class), 0);
+                        return Unit.INSTANCE;
+                    });
+                    scenario.parallel(parallel -> {
+                        parallel.thread(owner -> {
+                            owner.actor(operation("reinit"));
+                            return Unit.INSTANCE;
+                        });
+                        for (int thread = 2; thread <= 3; thread++) {
+                            int id = thread;
+                            parallel.thread(worker -> {
+                                if (id == taker) {
+                                    worker.actor(operation("tryGet", int.class), id);
+                                    worker.actor(operation("tryGet", int.class), id);
+                                    worker.actor(operation("handOff", int.class), id);
+                                    worker.actor(operation("handOff", int.class), id);
+                                } else {
+                                    worker.actor(operation("takeHandedOff", int.class), id);
+                                    worker.actor(operation("takeHandedOff", int.class), id);
+                                    worker.actor(operation("putTwo", int.class), id);
+                                }
+                                return Unit.INSTANCE;
+                            });
+                        }
+                        return Unit.INSTANCE;
+                    });
+                    return Unit.INSTANCE;
+                });
+            }
+            options.check(PercpuRefLincheckTest.class);
+        } finally {
+            stripes = 2;
+        }
+    }
+
+    /**
+     * The linearization point of resurrect from zero is the count leaving zero, so the count must
+     * rise before the dying and released flags clear: cleared first, a reader could see the ref
+     * live ({@code isDying()} false) and then fail {@code tryGetLive()} on the still-zero count.
+     */
+    @Test
+    void modelCheckingFlagsClearOnlyAfterTheCountLeavesZero() {
+        new ModelCheckingOptions()
+                .iterations(0)
+                .invocationsPerIteration(Math.max(INVOCATIONS, 1_000))
+                .addCustomScenario(scenario -> {
+                    scenario.initial(init -> {
+                        init.actor(operation("kill", int.class), 0);
+                        init.actor(operation("confirm", int.class), 0);
+                        return Unit.INSTANCE;
+                    });
+                    scenario.parallel(parallel -> {
+                        parallel.thread(reader -> {
+                            reader.actor(operation("isDying"));
+                            reader.actor(operation("tryGetLive", int.class), 1);
+                            return Unit.INSTANCE;
+                        });
+                        parallel.thread(owner -> {
+                            owner.actor(operation("reinit"));
+                            return Unit.INSTANCE;
+                        });
+                        return Unit.INSTANCE;
+                    });
+                    return Unit.INSTANCE;
+                })
+                .sequentialSpecification(PercpuRefSequentialSpec.class)
+                .check(PercpuRefLincheckTest.class);
+    }
+
     @Test
     void stress() {
         new StressOptions()
@@ -177,8 +342,8 @@ public class PercpuRefLincheckTest {
                 .actorsPerThread(4)
                 .actorsBefore(2)
                 .actorsAfter(2)
-                .iterations(30)                  // scenarios
-                .invocationsPerIteration(2_000)  // runs of each scenario
+                .iterations(ITERATIONS + 5)      // scenarios
+                .invocationsPerIteration(Math.max(1_000, INVOCATIONS)) // runs of each scenario
                 .sequentialSpecification(PercpuRefSequentialSpec.class)
                 .check(PercpuRefLincheckTest.class);
     }
@@ -209,6 +374,85 @@ public class PercpuRefLincheckTest {
             held[thread]++;
         }
         return taken;
+    }
+
+    /** Takes two references at once, if the thread holds one ({@code get(2)}). */
+    @Operation
+    public String getTwo(@Param(gen = ThreadIdGen.class) int thread) {
+        if (held[thread] == 0) {
+            return NONE_HELD;
+        }
+        ref.get(2);
+        held[thread] += 2;
+        return withReleases("got");
+    }
+
+    /** Drops two references at once, if the thread holds two ({@code put(2)}). */
+    @Operation
+    public String putTwo(@Param(gen = ThreadIdGen.class) int thread) {
+        if (held[thread] < 2) {
+            return NONE_HELD;
+        }
+        held[thread] -= 2;
+        ref.put(2);
+        return withReleases("put");
+    }
+
+    /** Passes one of the thread's references to the shared pool; the ref is not touched. */
+    @Operation
+    public String handOff(@Param(gen = ThreadIdGen.class) int thread) {
+        if (held[thread] == 0) {
+            return NONE_HELD;
+        }
+        held[thread]--;
+        handedOff.incrementAndGet();
+        return "handed off";
+    }
+
+    /**
+     * Takes over a reference some thread handed off, if there is one; the ref is not touched. The
+     * thread then holds it and may put it on its own stripe: taken on one stripe, dropped on another.
+     */
+    @Operation
+    public String takeHandedOff(@Param(gen = ThreadIdGen.class) int thread) {
+        for (;;) {
+            int pool = handedOff.get();
+            if (pool == 0) {
+                return NONE_HELD;
+            }
+            if (handedOff.compareAndSet(pool, pool - 1)) {
+                held[thread]++;
+                return "taken over";
+            }
+        }
+    }
+
+    /** Publishes the stripe array, as contention on the base slot would. */
+    @Operation
+    public void inflate() {
+        PercpuRefTestAccess.inflate(ref);
+    }
+
+    @Operation
+    public String switchToAtomic() {
+        ref.switchToAtomicSync();
+        return "switched";
+    }
+
+    @Operation
+    public String switchToPercpu() {
+        ref.switchToPercpu();
+        return "switched";
+    }
+
+    @Operation
+    public String reinit() {
+        try {
+            ref.reinit();
+        } catch (IllegalStateException e) {
+            return withReleases(ILLEGAL_STATE);
+        }
+        return withReleases("reinitialized");
     }
 
     @Operation
@@ -284,7 +528,7 @@ public class PercpuRefLincheckTest {
         if (report != null) {
             throw new AssertionError("unexpected report: " + report.getMessage(), report);
         }
-        long expected = ref.isDying() ? 0 : 1;
+        long expected = (ref.isDying() ? 0 : 1) + handedOff.get();
         for (int thread = 0; thread < THREAD_IDS; thread++) {
             expected += held[thread] + (pendingConfirm[thread] != null ? 1 : 0);
         }

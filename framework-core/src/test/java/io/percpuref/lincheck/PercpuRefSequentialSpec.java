@@ -6,8 +6,9 @@ package io.percpuref.lincheck;
  *
  * <p>State: the life-cycle {@link Phase}, the references each thread holds, and the kills whose
  * confirmation (which drops the initial reference) is still pending in the killing thread. The
- * count is therefore {@code (LIVE ? 1 : 0) + sum(held) + sum(pendingConfirm)}: the live initial
- * reference, the holders, and the initial references of kills not yet confirmed. The put or confirm
+ * count is therefore {@code (LIVE ? 1 : 0) + sum(held) + sum(pendingConfirm) + handedOff}: the live
+ * initial reference, the holders, the initial references of kills not yet confirmed, and references
+ * handed off by their taker and not yet put by another thread. The put or confirm
  * that takes a dying ref's count to zero releases; its result says so, which is how releases are
  * counted: a second release in one life, a missing one or one in the wrong call changes a result.
  *
@@ -31,6 +32,8 @@ public final class PercpuRefSequentialSpec {
     private final int[] held = new int[PercpuRefLincheckTest.THREAD_IDS];
     /** Per thread id: 1 if it killed and has not yet confirmed (its initial reference is counted). */
     private final int[] pendingConfirm = new int[PercpuRefLincheckTest.THREAD_IDS];
+    /** References handed off by their taker and not yet put. */
+    private int handedOff;
 
     public PercpuRefSequentialSpec() {
     }
@@ -57,6 +60,61 @@ public final class PercpuRefSequentialSpec {
         }
         held[thread]++;
         return true;
+    }
+
+    public String getTwo(int thread) {
+        if (held[thread] == 0) {
+            return PercpuRefLincheckTest.NONE_HELD;
+        }
+        held[thread] += 2;
+        return "got";
+    }
+
+    public String putTwo(int thread) {
+        if (held[thread] < 2) {
+            return PercpuRefLincheckTest.NONE_HELD;
+        }
+        held[thread] -= 2;
+        return releaseIfZero("put");
+    }
+
+    public String handOff(int thread) {
+        if (held[thread] == 0) {
+            return PercpuRefLincheckTest.NONE_HELD;
+        }
+        held[thread]--;
+        handedOff++;
+        return "handed off";
+    }
+
+    public String takeHandedOff(int thread) {
+        if (handedOff == 0) {
+            return PercpuRefLincheckTest.NONE_HELD;
+        }
+        handedOff--;
+        held[thread]++;
+        return "taken over";
+    }
+
+    /** Inflation is invisible to the contract. */
+    public void inflate() {
+    }
+
+    /** A live force-atomic ref still holds its initial reference: nothing observable changes. */
+    public String switchToAtomic() {
+        return "switched";
+    }
+
+    public String switchToPercpu() {
+        return "switched";
+    }
+
+    public String reinit() {
+        if (phase != Phase.RELEASED) {
+            return PercpuRefLincheckTest.ILLEGAL_STATE;
+        }
+        phase = Phase.LIVE;
+        return "reinitialized";
     }
 
     public String put(int thread) {
@@ -107,7 +165,7 @@ public final class PercpuRefSequentialSpec {
 
     /** Releases if the ref is dying and its count just reached zero. */
     private String releaseIfZero(String outcome) {
-        if (phase == Phase.DYING && sum(held) + sum(pendingConfirm) == 0) {
+        if (phase == Phase.DYING && sum(held) + sum(pendingConfirm) + handedOff == 0) {
             phase = Phase.RELEASED;
             return outcome + PercpuRefLincheckTest.RELEASED_SUFFIX;
         }

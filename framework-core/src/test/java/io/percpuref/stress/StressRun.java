@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -36,13 +37,21 @@ final class StressRun {
     final ConcurrentLinkedQueue<String> violations = new ConcurrentLinkedQueue<>();
 
     StressRun(String name, int stripes) {
-        this.ref = PercpuRef.builder()
+        this(name, stripes, null);
+    }
+
+    /** A run whose callbacks go to {@code callbackExecutor}, or run inline when it is null. */
+    StressRun(String name, int stripes, Executor callbackExecutor) {
+        PercpuRef.Builder builder = PercpuRef.builder()
                 .name(name)
                 .stripes(stripes)
                 .allowReinit()
                 .onRelease(r -> onRelease())
-                .errorReporter(e -> violations.add("reported: " + e.getMessage()))
-                .build();
+                .errorReporter(e -> violations.add("reported: " + e.getMessage()));
+        if (callbackExecutor != null) {
+            builder.callbackExecutor(callbackExecutor);
+        }
+        this.ref = builder.build();
     }
 
     private void onRelease() {
