@@ -71,9 +71,11 @@ class PrometheusEndToEndTest {
     @BeforeAll
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     static void runTheDemoUnderLoadWhilePrometheusScrapesIt() throws Exception {
-        Path binary = PrometheusServer.findBinary().orElseThrow(() -> new AssertionError(
-                "the prometheus binary was not found (PATH, /usr/bin/prometheus, -Dprometheus.binary): "
-                        + "install it with `" + PrometheusServer.INSTALL_COMMAND + "` (Debian package prometheus)"));
+        String configured = System.getProperty("prometheus.binary", "");
+        Path binary = PrometheusServer.findBinary().orElseThrow(() -> new AssertionError("the prometheus binary was not "
+                + "found (" + (configured.isBlank() ? "PATH, /usr/bin/prometheus" : "-Dprometheus.binary=" + configured)
+                + "): run ./build.sh from the repository root, which installs it on Debian or Ubuntu; or install it with `"
+                + PrometheusServer.INSTALL_COMMAND + "` (Debian package prometheus); or pass -Dprometheus.binary=/path"));
         app = new SpringApplicationBuilder(DemoApplication.class).run("--server.port=0", "--server.address=127.0.0.1",
                 "--spring.main.banner-mode=off", "--percpu-ref.stuck-threshold=3s",
                 "--demo.data-dir=" + work.resolve("data"));
