@@ -226,7 +226,7 @@ public final class PercpuRef {
     private static final AtomicLong UNNAMED = new AtomicLong();
     private static final System.Logger LOGGER = System.getLogger(PercpuRef.class.getName());
     private static final Consumer<PercpuRefException> LOGGING_REPORTER =
-            e -> LOGGER.log(System.Logger.Level.ERROR, e.getMessage(), e.getCause());
+            e -> LOGGER.log(System.Logger.Level.ERROR, e.getMessage(), e); // cause and suppressed ride along
     private static volatile Consumer<? super PercpuRefException> defaultErrorReporter = LOGGING_REPORTER;
 
     private static final VarHandle COUNT;
@@ -979,7 +979,12 @@ public final class PercpuRef {
      * metrics and diagnostics only.
      */
     public long approximateCount() {
-        for (int attempt = 0; attempt < OPTIMISTIC_READS; attempt++) {
+        return approximateCount(OPTIMISTIC_READS);
+    }
+
+    /** {@link #approximateCount()} with at most {@code optimisticReads} tries before the lock. */
+    long approximateCount(int optimisticReads) {
+        for (int attempt = 0; attempt < optimisticReads; attempt++) {
             int s = state;
             if ((s & SWITCHING) == 0) {
                 long c = readCount(s);
@@ -996,6 +1001,16 @@ public final class PercpuRef {
         } finally {
             control.unlock();
         }
+    }
+
+    /** The atomic part of the count as it is (BIAS-ed in per-CPU mode), for tests of where counts go. */
+    long atomicPart() {
+        return count;
+    }
+
+    /** The number of stripes the ref inflates to. */
+    int stripeCount() {
+        return stripeCount;
     }
 
     /** The count as seen in mode {@code s}, which must not be switching. */
@@ -1033,7 +1048,7 @@ public final class PercpuRef {
 
     private String describeState() {
         int s = state;
-        String life = (s & RELEASED) != 0 ? (isReleasing() ? "RELEASING" : "RELEASED")
+        String life = (s & RELEASED) != 0 ? (releaseCallbackReturned() ? "RELEASED" : "RELEASING")
                 : (s & DEAD) != 0 ? "DYING" : "LIVE";
         String mode = (s & ATOMIC) != 0 ? "ATOMIC" : "PERCPU";
         return life + ", " + mode + ((s & FORCE_ATOMIC) != 0 ? " (forced)" : "")
@@ -1044,10 +1059,10 @@ public final class PercpuRef {
     // Callbacks and errors
     // ------------------------------------------------------------------------------------------
 
-    /** True while the count is zero but the release callback of this life has not finished. */
-    private boolean isReleasing() {
+    /** For a released ref: whether the release callback of this life has returned (not releasing). */
+    private boolean releaseCallbackReturned() {
         CompletableFuture<Void> stage = releasedStage;
-        return (state & RELEASED) != 0 && stage != null && !stage.isDone();
+        return stage == null || stage.isDone();
     }
 
     /**

@@ -2,7 +2,6 @@ package io.percpuref;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
-import static org.assertj.core.api.Assertions.assertThatIllegalStateException;
 import static org.awaitility.Awaitility.await;
 
 import java.time.Duration;
@@ -62,6 +61,44 @@ class PercpuRefEdgeCasesTest {
             assertThat(ref.approximateCount()).isEqualTo(PercpuRef.MAX_COUNT);
             assertThatIllegalArgumentException().isThrownBy(ref::get);
             assertThatIllegalArgumentException().isThrownBy(() -> ref.tryGet(1));
+        }
+
+        @Test
+        void tryGetLiveAtTheMaximumCountThrowsAndOneBelowItSucceeds() {
+            PercpuRef ref = builder("live-at-max").initAtomic().build();
+            ref.get(PercpuRef.MAX_COUNT - 2);
+
+            assertThat(ref.tryGetLive()).isTrue();
+            assertThat(ref.approximateCount()).isEqualTo(PercpuRef.MAX_COUNT);
+            assertThatIllegalArgumentException().isThrownBy(ref::tryGetLive)
+                    .withMessageContaining("'live-at-max'").withMessageContaining("maximum");
+        }
+
+        @Test
+        void aPercpuTotalAboveTheMaximumIsReportedAtTheSwitchAndGetsThenFail() {
+            PercpuRef ref = builder("percpu-above-max").build();
+            ref.get(PercpuRef.MAX_COUNT);     // one operation of the maximum is allowed
+
+            ref.switchToAtomicSync();
+
+            assertThat(reported).singleElement().satisfies(e -> assertThat(e.getMessage())
+                    .contains("'percpu-above-max'").contains("above the maximum " + PercpuRef.MAX_COUNT));
+            assertThat(ref.approximateCount()).isEqualTo(PercpuRef.MAX_COUNT + 1);
+            assertThatIllegalArgumentException().isThrownBy(ref::get);
+            ref.put(PercpuRef.MAX_COUNT);
+            ref.get();
+            assertThat(ref.approximateCount()).isEqualTo(2);
+        }
+
+        @Test
+        void aPercpuTotalOfExactlyTheMaximumIsNotReported() {
+            PercpuRef ref = builder("percpu-at-max").build();
+            ref.get(PercpuRef.MAX_COUNT - 1);
+
+            ref.switchToAtomicSync();
+
+            assertThat(reported).isEmpty();
+            assertThat(ref.approximateCount()).isEqualTo(PercpuRef.MAX_COUNT);
         }
 
         @Test
@@ -314,6 +351,40 @@ class PercpuRefEdgeCasesTest {
         }
 
         @Test
+        void resurrectFromInsideTheReleaseCallbackThrowsInsteadOfDeadlocking() {
+            AtomicReference<Throwable> thrown = new AtomicReference<>();
+            PercpuRef ref = PercpuRef.builder().name("resurrect-in-release").allowReinit()
+                    .onRelease(r -> {
+                        try {
+                            r.resurrect();
+                        } catch (Throwable t) {
+                            thrown.set(t);
+                        }
+                    })
+                    .build();
+
+            ref.kill();
+
+            assertThat(thrown.get()).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("'resurrect-in-release'").hasMessageContaining("release callback");
+            assertThat(ref.isZero()).isTrue();
+        }
+
+        @Test
+        void afterAResurrectAnotherThreadCanKill() throws Exception {
+            PercpuRef ref = builder("resurrect-unlocks").allowReinit().build();
+            ref.get();
+            ref.kill();
+            ref.resurrect();
+
+            CompletableFuture.runAsync(ref::kill).get(10, TimeUnit.SECONDS);
+
+            assertThat(ref.isDying()).isTrue();
+            ref.put();
+            assertThat(releases).hasValue(1);
+        }
+
+        @Test
         void aReleasedStageDependentMayStartTheNextLife() {
             PercpuRef ref = builder("reinit-from-dependent").allowReinit().build();
             CompletableFuture<Void> next = ref.released().thenRun(ref::reinit).toCompletableFuture();
@@ -339,6 +410,205 @@ class PercpuRefEdgeCasesTest {
     }
 
     @Nested
+    class StripesAndSlots {
+
+        @Test
+        void contendedCountingInflatesAndThenCountsOnTheStripesNotTheSharedCount() throws Exception {
+            PercpuRef ref = builder("contended").stripes(4).build();
+            AtomicBoolean stop = new AtomicBoolean();
+            Runnable count = () -> {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+                while (!stop.get() && !ref.inflated() && System.nanoTime() < deadline) {
+                    for (int i = 0; i < 1_000; i++) {
+                        ref.get();
+                        ref.put();
+                    }
+                }
+            };
+            CompletableFuture<Void> other = CompletableFuture.runAsync(count);
+            count.run();
+            stop.set(true);
+            other.get(30, TimeUnit.SECONDS);
+
+            assertThat(ref.inflated()).as("two threads contending on base inflate the stripes").isTrue();
+            assertThat(ref.approximateCount()).isEqualTo(1);
+            long shared = ref.atomicPart();
+            ref.get();
+            assertThat(ref.tryGet()).isTrue();
+            assertThat(ref.tryGetLive()).isTrue();
+            assertThat(ref.atomicPart()).as("per-CPU gets stay off the shared count").isEqualTo(shared);
+            assertThat(ref.approximateCount()).isEqualTo(4);
+            ref.put(3);
+            ref.kill();
+            assertThat(releases).hasValue(1);
+        }
+
+        @Test
+        void anUninflatedRefCountsOnItsBaseSlotNotTheSharedCount() {
+            PercpuRef ref = builder("base-slot").build();
+            long shared = ref.atomicPart();
+
+            ref.get();
+            assertThat(ref.tryGetLive()).isTrue();
+            ref.put(2);
+
+            assertThat(ref.atomicPart()).isEqualTo(shared);
+            assertThat(ref.inflated()).isFalse();
+        }
+
+        @Test
+        void oneStripeServesEveryThreadFromTheFirstStripe() throws Exception {
+            PercpuRef ref = builder("one-stripe").stripes(1).build();
+            ref.inflate();
+
+            int here = ref.stripeOffset();
+            int there = CompletableFuture.supplyAsync(ref::stripeOffset).get(10, TimeUnit.SECONDS);
+            ref.get();
+            ref.put();
+
+            assertThat(here).isEqualTo(PercpuRef.PAD).isEqualTo(there);
+            assertThat(ref.approximateCount()).isEqualTo(1);
+        }
+
+        @Test
+        void everyStripeOffsetIsInsideTheArray() throws Exception {
+            PercpuRef ref = builder("all-stripes").stripes(8).build();
+            ref.inflate();
+            List<Integer> offsets = new ArrayList<>();
+            for (int i = 0; i < 64; i++) {
+                offsets.add(CompletableFuture.supplyAsync(() -> {
+                    ref.get();
+                    ref.put();
+                    return ref.stripeOffset();
+                }, runnable -> new Thread(runnable).start()).get(10, TimeUnit.SECONDS));
+            }
+
+            assertThat(offsets).allSatisfy(o -> assertThat(o).isBetween(PercpuRef.PAD, 8 * PercpuRef.PAD)
+                    .matches(x -> x % PercpuRef.PAD == 0));
+            assertThat(ref.approximateCount()).isEqualTo(1);
+        }
+
+        @Test
+        void defaultStripesAreTwiceTheProcessorsRoundedUpToAPowerOfTwoAtMost64() {
+            int cpus = Runtime.getRuntime().availableProcessors();
+            int expected = 1;
+            while (expected < 2 * cpus) {
+                expected <<= 1;
+            }
+
+            assertThat(builder("default-stripes").build().stripeCount()).isEqualTo(Math.min(64, expected));
+            assertThat(builder("configured-stripes").stripes(2).build().stripeCount()).isEqualTo(2);
+        }
+
+        @Test
+        void anInflatedRefResurrectedCountsOnItsStripesAgainAndReleasesOnce() {
+            PercpuRef ref = builder("inflated-resurrect").stripes(4).allowReinit().build();
+            ref.inflate();
+            ref.get();
+            ref.kill();
+            ref.resurrect();
+
+            long shared = ref.atomicPart();
+            ref.get();
+            assertThat(ref.atomicPart()).as("the stripes are unsealed again").isEqualTo(shared);
+            ref.put(2);
+            ref.kill();
+
+            assertThat(releases).hasValue(1);
+            assertThat(reported).isEmpty();
+        }
+
+        @Test
+        void anInflatedRefReinitializedCountsOnItsStripesAgainAndReleasesOncePerLife() {
+            PercpuRef ref = builder("inflated-reinit").stripes(4).allowReinit().build();
+            ref.inflate();
+            ref.kill();
+            ref.reinit();
+
+            long shared = ref.atomicPart();
+            ref.get();
+            assertThat(ref.atomicPart()).isEqualTo(shared);
+            ref.put();
+            ref.kill();
+
+            assertThat(releases).hasValue(2);
+            assertThat(reported).isEmpty();
+        }
+    }
+
+    @Nested
+    class Reporting {
+
+        private final java.util.logging.Logger logger = java.util.logging.Logger.getLogger(PercpuRef.class.getName());
+        private final List<java.util.logging.LogRecord> logged = new CopyOnWriteArrayList<>();
+        private final java.util.logging.Handler capture = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord record) {
+                logged.add(record);
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+
+        @Test
+        void withoutAReporterFailuresAreLoggedAtErrorWithTheirCause() {
+            logger.addHandler(capture);
+            try {
+                PercpuRef ref = PercpuRef.builder().name("logged")
+                        .onRelease(r -> {
+                            throw new IllegalStateException("disk on fire");
+                        })
+                        .build();
+
+                ref.kill();
+            } finally {
+                logger.removeHandler(capture);
+            }
+
+            assertThat(logged).singleElement().satisfies(record -> {
+                assertThat(record.getLevel()).isEqualTo(java.util.logging.Level.SEVERE);
+                assertThat(record.getMessage()).contains("'logged'").contains("release callback threw");
+                assertThat(record.getThrown()).isInstanceOf(PercpuRefException.class)
+                        .hasRootCauseMessage("disk on fire");
+            });
+        }
+
+        @Test
+        void aReporterThatThrowsIsLoggedWithItsFailureSuppressedAndNothingEscapes() {
+            logger.addHandler(capture);
+            try {
+                PercpuRef ref = PercpuRef.builder().name("reporter-throws")
+                        .onRelease(r -> {
+                            throw new IllegalStateException("disk on fire");
+                        })
+                        .errorReporter(e -> {
+                            throw new UnsupportedOperationException("reporter down");
+                        })
+                        .build();
+
+                ref.kill();
+
+                assertThat(isDone(ref.released())).isTrue();
+            } finally {
+                logger.removeHandler(capture);
+            }
+
+            assertThat(logged).singleElement().satisfies(record -> {
+                assertThat(record.getMessage()).contains("'reporter-throws'");
+                assertThat(record.getThrown()).hasRootCauseMessage("disk on fire");
+                assertThat(record.getThrown().getSuppressed()).singleElement()
+                        .satisfies(t -> assertThat(t).hasMessage("reporter down"));
+            });
+        }
+    }
+
+    @Nested
     class Diagnostics {
 
         /**
@@ -356,7 +626,7 @@ class PercpuRefEdgeCasesTest {
             Thread reader = new Thread(() -> {
                 while (!stop.get()) {
                     long c = ref.approximateCount();
-                    if (c < 0 || c > 2) {
+                    if (c != 2) {
                         worst.set(c);
                         stop.set(true);
                     }
@@ -371,7 +641,17 @@ class PercpuRefEdgeCasesTest {
             stop.set(true);
             reader.join();
 
-            assertThat(worst).hasValue(1);
+            assertThat(worst).as("a count other than the 2 references held").hasValue(1);
+        }
+
+        @Test
+        void approximateCountReadUnderTheLockIsTheSameCount() {
+            PercpuRef ref = builder("locked-read").build();
+            ref.get(3);
+
+            assertThat(ref.approximateCount(0)).isEqualTo(4);
+            ref.kill();
+            assertThat(ref.approximateCount(0)).isEqualTo(3);
         }
 
         /**

@@ -607,7 +607,8 @@ class PercpuRefTest {
                 assertThat(e.getMessage())
                         .contains("'percpu-over-put'")
                         .contains("over-put")
-                        .contains("summed to -2");
+                        .contains("summed to -2")
+                        .contains("(3 more put than get in per-CPU mode)");
             });
             assertThat(releases).as("the initial reference is still dropped once").hasValue(1);
         }
