@@ -110,7 +110,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
         this.ref = PercpuRef.builder()
                 .name(name)
                 .onRelease(r -> release())
-                .callbackExecutor(registry.callbackExecutor())
+                .callbackExecutor(task -> registry.execute(this, task))
                 .errorReporter(registry::reportRefError)
                 .build();
     }

@@ -69,6 +69,11 @@ final class RefLease<T> implements Lease<T> {
         }
     }
 
+    /** The leak-tracking record, or null if this lease is not tracked; for tests that simulate the GC. */
+    LeakRecord leakRecord() {
+        return leak;
+    }
+
     /** For example {@code Lease[aio-ctx-7, open]}. */
     @Override
     public String toString() {

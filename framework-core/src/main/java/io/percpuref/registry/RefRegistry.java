@@ -15,6 +15,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.SynchronousQueue;
@@ -73,8 +74,8 @@ public final class RefRegistry {
      *            each call is isolated (a throwing listener is reported, the rest still run).
      *
      * Shutdown   shutdown() sets `shutdown` (volatile), then kills every entry it finds without
-     *            waiting for any (kill is non-blocking), then waits for all released stages together,
-     *            up to the timeout. A register() racing it re-reads `shutdown` after its
+     *            waiting for any (kill is non-blocking; the callbacks it triggers are deferred, see
+     *            Hand-off), then waits for all released stages together, up to the deadline. A register() racing it re-reads `shutdown` after its
      *            putIfAbsent and kills its own entry if set: the volatile write/read pair and the
      *            CHM insert/iteration form a Dekker pattern, so either shutdown() sees the entry or
      *            register() sees the flag; no entry stays live after shutdown.
@@ -86,7 +87,19 @@ public final class RefRegistry {
      *
      * Callbacks  Confirm and release callbacks, leak handling and release actions run on the
      *            callback executor; the default is a cached pool of daemon threads (idle threads exit
-     *            after 10s), so a release action that blocks delays only its own resource.
+     *            after 10s), so a release action that blocks delays only its own resource. Every
+     *            entry's ref gets execute() as its executor, never the user's executor itself.
+     *
+     * Hand-off   Two threads must never run user code (the executor's execute(), listeners, release
+     *            actions): the process-wide leak detector, which serves every registry, and the
+     *            thread in shutdown(), which owes its caller a deadline. Both hand their work to
+     *            `handoff`, a small pool of daemon threads owned by this registry (unbounded queue,
+     *            idle threads exit), whose threads pass it on to the callback executor. A direct or
+     *            rejecting executor therefore runs user code on a hand-off thread of the same
+     *            registry: it can delay this registry's leak handling, never another registry's.
+     *            shutdown() collects the callbacks its kills trigger in a thread-local Deferral
+     *            instead of executing them, and hands them off once every entry is killed. A
+     *            rejection on any other thread is handed off too, not run inline.
      *
      * Limits     snapshot() and the counters are not atomic snapshots. Listener calls are not
      *            ordered across threads beyond the per-resource order registered < killed <
@@ -95,17 +108,27 @@ public final class RefRegistry {
 
     private static final System.Logger LOGGER = System.getLogger(RefRegistry.class.getName());
     private static final AtomicInteger IDS = new AtomicInteger();
-    /** How long the stuck-detector and default callback threads linger when idle. */
+    /** How long the stuck-detector, hand-off and default callback threads linger when idle. */
     private static final long IDLE_THREAD_SECONDS = 10;
+    /** Hand-off threads per registry: how many blocking user callbacks it absorbs before work queues. */
+    private static final int HANDOFF_THREADS = Math.max(2, Math.min(8, Runtime.getRuntime().availableProcessors()));
+    /** The callbacks deferred by the shutdown() running on this thread, if any (see Hand-off). */
+    private static final ThreadLocal<Deferral> DEFERRAL = new ThreadLocal<>();
 
     /** Distinguishes this registry's thread names from other registries'. */
     private final int id = IDS.incrementAndGet();
+    /** The registry's identity, for meters, thread names and log lines. */
+    private final String name;
     /** Non-released entries by name. */
     private final ConcurrentHashMap<String, ManagedEntry<?>> entries = new ConcurrentHashMap<>();
     /** Event listeners, in registration order. */
     private final CopyOnWriteArrayList<RefListener> listeners = new CopyOnWriteArrayList<>();
     /** Runs confirm and release callbacks and leak handling. */
     private final Executor callbackExecutor;
+    /** Whether {@link #callbackExecutor} is the registry's own pool (it never blocks or rejects). */
+    private final boolean ownsCallbackExecutor;
+    /** Registry-owned threads for work the caller's thread must not run (see Hand-off). */
+    private final ThreadPoolExecutor handoff;
     /** The configured leak detection level. */
     private final LeakDetection leakDetection;
     /** Leak tracking rate handed to each entry: 0 none, 1 every lease, n one in n. */
@@ -142,7 +165,10 @@ public final class RefRegistry {
     private final LongAdder leaks = new LongAdder();
 
     private RefRegistry(Builder b) {
-        this.callbackExecutor = b.callbackExecutor != null ? b.callbackExecutor : defaultCallbackExecutor(id);
+        this.name = b.name;
+        this.ownsCallbackExecutor = b.callbackExecutor == null;
+        this.callbackExecutor = ownsCallbackExecutor ? defaultCallbackExecutor(threadPrefix()) : b.callbackExecutor;
+        this.handoff = handoffPool(threadPrefix());
         this.leakDetection = b.leakDetection;
         this.sampling = switch (b.leakDetection) {
             case DISABLED -> 0;
@@ -293,13 +319,36 @@ public final class RefRegistry {
         shutdown = true;
         List<ManagedEntry<?>> candidates = new ArrayList<>(entries.values());
         List<CompletableFuture<Void>> releasedStages = new ArrayList<>(candidates.size());
+        killAll(candidates);
         for (ManagedEntry<?> e : candidates) {
-            e.killIfLive(); // does not wait: the release happens when the last lease closes
             releasedStages.add(e.released().toCompletableFuture());
         }
         awaitAll(releasedStages, deadline - System.nanoTime());
         stopStuckDetector();
         return report(candidates);
+    }
+
+    /**
+     * Kills every live entry of {@code candidates} without running any callback in this thread: the
+     * confirm and release callbacks the kills trigger are collected and handed off only after the
+     * last kill, so no executor or release action can delay a kill or this thread.
+     */
+    private void killAll(List<ManagedEntry<?>> candidates) {
+        Deferral deferral = new Deferral(this);
+        Deferral outer = DEFERRAL.get(); // shutdown() of another registry from one of its callbacks
+        DEFERRAL.set(deferral);
+        try {
+            for (ManagedEntry<?> e : candidates) {
+                e.killIfLive(); // does not wait: the release happens when the last lease closes
+            }
+        } finally {
+            if (outer == null) {
+                DEFERRAL.remove();
+            } else {
+                DEFERRAL.set(outer);
+            }
+            deferral.tasks.forEach(Runnable::run); // each hands its callback off
+        }
     }
 
     private static void awaitAll(List<CompletableFuture<Void>> stages, long nanos) {
@@ -346,6 +395,11 @@ public final class RefRegistry {
     // ------------------------------------------------------------------------------------------
     // Configuration and counters (read by PercpuRefMetrics and the Spring starter)
     // ------------------------------------------------------------------------------------------
+
+    /** The registry's name ({@link Builder#name(String)}); {@code "default"} unless configured. */
+    public String name() {
+        return name;
+    }
 
     /** Whether {@link #shutdown(Duration)} has been called. */
     public boolean isShutdown() {
@@ -401,10 +455,6 @@ public final class RefRegistry {
     // Events from entries (package-private)
     // ------------------------------------------------------------------------------------------
 
-    Executor callbackExecutor() {
-        return callbackExecutor;
-    }
-
     boolean reclaimLeaks() {
         return reclaimLeaks;
     }
@@ -447,15 +497,43 @@ public final class RefRegistry {
         fire("onLeak", e, report, RefListener::onLeak);
     }
 
-    /** Runs {@code task} for {@code e} on the callback executor, or inline (reported) if the executor rejects it. */
-    void dispatch(ManagedEntry<?> e, Runnable task) {
+    /**
+     * The executor of every entry's ref: runs {@code task} on the callback executor, unless this
+     * thread is killing entries in {@link #shutdown(Duration)}, which defers it (see Hand-off). If the
+     * callback executor rejects the task, it is reported and handed off to a registry thread.
+     */
+    void execute(ManagedEntry<?> e, Runnable task) {
+        Deferral deferral = DEFERRAL.get();
+        if (deferral != null && deferral.registry == this && !ownsCallbackExecutor) {
+            deferral.tasks.add(() -> handOff(e, task));
+            return;
+        }
         try {
             callbackExecutor.execute(task);
-        } catch (RejectedExecutionException rejected) {
-            reportFailure(e.name(), e.state().name(), "callback executor rejected a callback; running it inline",
-                    rejected);
-            task.run();
+        } catch (RuntimeException rejected) {
+            reportFailure(e.name(), e.state().name(), "callback executor " + callbackExecutor
+                    + " rejected a callback (" + rejected + "); running it on a hand-off thread of registry '"
+                    + name + "'", rejected);
+            handoff.execute(task);
         }
+    }
+
+    /**
+     * Runs {@code task} on a registry-owned hand-off thread, which passes it to the callback
+     * executor (and runs it itself if the executor rejects it). Never runs user code in the calling
+     * thread; used by the leak detector and by shutdown().
+     */
+    void handOff(ManagedEntry<?> e, Runnable task) {
+        handoff.execute(() -> {
+            try {
+                callbackExecutor.execute(task);
+            } catch (RuntimeException rejected) {
+                reportFailure(e.name(), e.state().name(), "callback executor " + callbackExecutor
+                        + " rejected a callback (" + rejected + "); running it on hand-off thread '"
+                        + Thread.currentThread().getName() + "'", rejected);
+                task.run();
+            }
+        });
     }
 
     /** Receives the problems of the entries' refs (over-puts, rejected callbacks). */
@@ -541,7 +619,7 @@ public final class RefRegistry {
         detectorLock.lock();
         try {
             if (stuckDetector == null && !detectorStopped) {
-                stuckDetector = newStuckDetector(id);
+                stuckDetector = newStuckDetector(threadPrefix());
             }
             return stuckDetector;
         } finally {
@@ -569,9 +647,9 @@ public final class RefRegistry {
         return d != null && !d.isTerminated();
     }
 
-    private static ScheduledThreadPoolExecutor newStuckDetector(int registryId) {
+    private static ScheduledThreadPoolExecutor newStuckDetector(String prefix) {
         ScheduledThreadPoolExecutor d = new ScheduledThreadPoolExecutor(1,
-                daemonThreads("percpu-ref-stuck-detector-" + registryId, false));
+                daemonThreads(prefix + "-stuck-detector", false));
         d.setRemoveOnCancelPolicy(true);
         d.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
         // A registry dropped without shutdown() must not leave its thread behind forever.
@@ -580,9 +658,31 @@ public final class RefRegistry {
         return d;
     }
 
-    private static Executor defaultCallbackExecutor(int registryId) {
+    /** For example {@code percpu-ref-default-3}: the registry's name plus a number unique in the process. */
+    private String threadPrefix() {
+        return "percpu-ref-" + name + "-" + id;
+    }
+
+    private static Executor defaultCallbackExecutor(String prefix) {
         return new ThreadPoolExecutor(0, Integer.MAX_VALUE, IDLE_THREAD_SECONDS, TimeUnit.SECONDS,
-                new SynchronousQueue<>(), daemonThreads("percpu-ref-callback-" + registryId, true));
+                new SynchronousQueue<>(), daemonThreads(prefix + "-callback", true));
+    }
+
+    private static ThreadPoolExecutor handoffPool(String prefix) {
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(HANDOFF_THREADS, HANDOFF_THREADS, IDLE_THREAD_SECONDS,
+                TimeUnit.SECONDS, new LinkedBlockingQueue<>(), daemonThreads(prefix + "-handoff", true));
+        pool.allowCoreThreadTimeOut(true); // no thread until there is work, none left when idle
+        return pool;
+    }
+
+    /** Hand-offs collected by one shutdown() call while it kills (see Hand-off). */
+    private static final class Deferral {
+        final RefRegistry registry;
+        final List<Runnable> tasks = new ArrayList<>();
+
+        Deferral(RefRegistry registry) {
+            this.registry = registry;
+        }
     }
 
     private static ThreadFactory daemonThreads(String name, boolean numbered) {
@@ -609,6 +709,7 @@ public final class RefRegistry {
      * Configures a {@link RefRegistry}. Every option has a default; a builder may be reused.
      */
     public static final class Builder {
+        private String name = "default";
         private Executor callbackExecutor;
         private LeakDetection leakDetection = LeakDetection.SIMPLE;
         private int leakSamplingInterval = 128;
@@ -620,10 +721,35 @@ public final class RefRegistry {
         }
 
         /**
+         * The registry's identity: {@code io.percpuref.micrometer.PercpuRefMetrics} tags every meter with
+         * {@code registry}=this name, and thread and log names include it. Give each registry
+         * of a process its own name. Default {@code "default"}.
+         *
+         * @throws NullPointerException     if {@code name} is null
+         * @throws IllegalArgumentException if {@code name} is blank
+         */
+        public Builder name(String name) {
+            Objects.requireNonNull(name, "name");
+            if (name.isBlank()) {
+                throw new IllegalArgumentException("registry name must not be blank, was '" + name + "'");
+            }
+            this.name = name;
+            return this;
+        }
+
+        /**
          * Where confirm and release callbacks, release actions and leak handling run. Default: a
          * cached pool of daemon threads owned by the registry (idle threads exit after 10 seconds),
-         * so that a release action that blocks delays only its own resource. If the executor rejects
-         * a task, it runs inline and the rejection is reported.
+         * so that a release action that blocks delays only its own resource.
+         *
+         * <p>The executor is never called from the process-wide leak-detector thread nor from a
+         * thread in {@link RefRegistry#shutdown(Duration)}: that work first goes to a few hand-off
+         * threads owned by this registry, which then call the executor. So with a direct executor
+         * ({@code Runnable::run}) leak handling and the releases that shutdown triggers run on those
+         * hand-off threads (a blocking release action occupies one of them and can delay this
+         * registry's leak handling, never another registry's), and everything else runs in the
+         * thread that triggers it (for example the thread closing the last lease). If the executor
+         * rejects a task (throws), the rejection is reported and the task runs on a hand-off thread.
          *
          * @throws NullPointerException if {@code executor} is null
          */

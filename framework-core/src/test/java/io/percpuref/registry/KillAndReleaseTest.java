@@ -118,7 +118,7 @@ class KillAndReleaseTest {
         h.kill();
         h.released().toCompletableFuture().get(10, TimeUnit.SECONDS);
 
-        assertThat(resource.closedOn()).startsWith("percpu-ref-callback-");
+        assertThat(resource.closedOn()).startsWith("percpu-ref-default-").contains("-callback-");
     }
 
     @Test
