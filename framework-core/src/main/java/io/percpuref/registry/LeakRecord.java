@@ -97,7 +97,6 @@ final class LeakRecord extends PhantomReference<Object> {
     }
 
     LeaseHolder toHolder(long now) {
-        return new LeaseHolder(entry.name(), acquiredBy, trace(), Duration.ofNanos(Math.max(0, now - acquiredAt)),
-                state == LEAKED);
+        return new LeaseHolder(entry.name(), acquiredBy, trace(), Duration.ofNanos(Math.max(0, now - acquiredAt)));
     }
 }

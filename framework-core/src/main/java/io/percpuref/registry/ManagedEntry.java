@@ -41,7 +41,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * returns, completes after all of this.
  *
  * <p>Leak tracking: a tracked lease's {@link LeakRecord} lives in {@link #holders}, created on first
- * use, so entries that never track a lease pay one null field. It is a lock-free skip list keyed by a
+ * use, so entries that never track a lease pay one null field, until the lease is closed or leaks;
+ * an unreclaimed leak is then kept only as a count in {@link #leakSites} (bounded per entry). It is a lock-free skip list keyed by a
  * per-entry sequence number (no {@code synchronized}, unlike a ConcurrentHashMap's bin locks, so a
  * tracked lease never pins a virtual thread).
  */
@@ -50,6 +51,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     private static final VarHandle STATE;
     private static final VarHandle STUCK;
     private static final VarHandle HOLDERS;
+    private static final VarHandle LEAK_SITES;
 
     static {
         try {
@@ -57,6 +59,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
             STATE = lookup.findVarHandle(ManagedEntry.class, "state", RefState.class);
             STUCK = lookup.findVarHandle(ManagedEntry.class, "stuck", int.class);
             HOLDERS = lookup.findVarHandle(ManagedEntry.class, "holders", Holders.class);
+            LEAK_SITES = lookup.findVarHandle(ManagedEntry.class, "leakSites", LeakSites.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -96,8 +99,10 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     private volatile int stuck;
     /** The pending stuck check, cancelled at release; null until the kill scheduled it. */
     private volatile Future<?> stuckCheck;
-    /** Records of this entry's open (or leaked, unreclaimed) tracked leases; null until the first. */
+    /** Records of this entry's open tracked leases; null until the first. */
     private volatile Holders holders;
+    /** This entry's unreclaimed leaks by acquisition site; null until the first. */
+    private volatile LeakSites leakSites;
 
     ManagedEntry(RefRegistry registry, String name, T resource, ReleaseAction<? super T> releaseAction,
                  int sampling) {
@@ -280,19 +285,41 @@ final class ManagedEntry<T> implements ManagedResource<T> {
         holders.byId.remove(record.id());
     }
 
-    /** A tracked lease was collected without close(); runs on the callback executor. */
+    /**
+     * A tracked lease was collected without close(); runs on the callback executor (or a hand-off
+     * thread). The record leaves the holders either way, so no per-lease record outlives its lease:
+     * an unreclaimed leak is kept only as a count on its acquisition site ({@link LeakSites}).
+     */
     void leaked(LeakRecord record) {
         boolean reclaim = registry.reclaimLeaks();
-        if (reclaim) {
-            holders.byId.remove(record.id());
+        holders.byId.remove(record.id());
+        AcquisitionTrace trace = record.trace();
+        if (!reclaim) {
+            leakSites().add(trace, record.acquiredBy());
         }
-        registry.leaked(this, new LeakReport(name, record.acquiredBy(), record.trace(), reclaim));
+        registry.leaked(this, trace, new LeakReport(name, record.acquiredBy(), trace, reclaim));
         if (reclaim) {
             ref.put(); // the put the leaked lease never made; may be the one that releases
         }
     }
 
-    /** The tracked leases still outstanding (open, or leaked and not reclaimed), longest held first. */
+    private LeakSites leakSites() {
+        LeakSites s = leakSites;
+        if (s != null) {
+            return s;
+        }
+        LeakSites fresh = new LeakSites();
+        LeakSites witness = (LeakSites) LEAK_SITES.compareAndExchange(this, (LeakSites) null, fresh);
+        return witness != null ? witness : fresh;
+    }
+
+    /** The unreclaimed leaks that hold this entry, by acquisition site (bounded, see {@link LeakSite}). */
+    List<LeakSite> leakSiteList() {
+        LeakSites s = leakSites;
+        return s == null ? List.of() : s.toList(name);
+    }
+
+    /** The tracked leases still open, longest held first. */
     List<LeaseHolder> leaseHolders() {
         Holders h = holders;
         if (h == null) {
@@ -352,7 +379,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     private static final class Holders {
         /** Source of record ids; touched only by tracked leases of this entry. */
         final AtomicLong nextId = new AtomicLong();
-        /** Open (or leaked, unreclaimed) tracked leases by id; lock-free. */
+        /** Open tracked leases by id; lock-free. */
         final ConcurrentSkipListMap<Long, LeakRecord> byId = new ConcurrentSkipListMap<>();
     }
 }

@@ -4,6 +4,7 @@ import io.percpuref.PercpuRefException;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -163,6 +164,8 @@ public final class RefRegistry {
     private final LongAdder rejections = new LongAdder();
     /** Leaked leases detected so far. */
     private final LongAdder leaks = new LongAdder();
+    /** Which leaks are logged in full, and the rate limit of the rest. */
+    private final LeakLog leakLog = new LeakLog();
 
     private RefRegistry(Builder b) {
         this.name = b.name;
@@ -370,6 +373,7 @@ public final class RefRegistry {
         List<String> releasedNames = new ArrayList<>();
         List<RefInfo> stragglers = new ArrayList<>();
         Map<String, List<LeaseHolder>> holders = new LinkedHashMap<>();
+        Map<String, List<LeakSite>> leakSites = new LinkedHashMap<>();
         for (ManagedEntry<?> e : candidates) {
             RefInfo info = e.info();
             if (info.state() == RefState.RELEASED) {
@@ -377,11 +381,12 @@ public final class RefRegistry {
             } else {
                 stragglers.add(info);
                 holders.put(info.name(), e.leaseHolders());
+                leakSites.put(info.name(), e.leakSiteList());
             }
         }
         releasedNames.sort(Comparator.naturalOrder());
         stragglers.sort(Comparator.comparing(RefInfo::name));
-        return new ShutdownReport(releasedNames, stragglers, holders);
+        return new ShutdownReport(releasedNames, stragglers, holders, leakSites);
     }
 
     private static long saturatedNanos(Duration d) {
@@ -486,14 +491,25 @@ public final class RefRegistry {
         fire("onReleased", e, RefListener::onReleased);
     }
 
-    void leaked(ManagedEntry<?> e, LeakReport report) {
+    void leaked(ManagedEntry<?> e, AcquisitionTrace trace, LeakReport report) {
         leaks.increment();
-        LOGGER.log(System.Logger.Level.WARNING, "LEAK: a lease of " + e.describe()
-                + " was garbage-collected without close(); acquired by thread '" + report.acquiredBy() + "'; "
-                + (report.reclaimed()
-                        ? "its reference was put back (reclaimLeaks)"
-                        : "its reference is lost, so the resource cannot be released (see reclaimLeaks)"),
-                report.acquisitionTrace());
+        if (leakLog.firstAt(Arrays.asList(trace.getStackTrace()))) {
+            LOGGER.log(System.Logger.Level.WARNING, "LEAK: a lease of " + e.describe()
+                    + " was garbage-collected without close(); acquired by thread '" + report.acquiredBy() + "'; "
+                    + (report.reclaimed()
+                            ? "its reference was put back (reclaimLeaks)"
+                            : "its reference is lost, so the resource cannot be released (see reclaimLeaks)")
+                    + ". Further leaks from this acquisition site are only counted (leakCount(), meter "
+                    + "percpu.refs.leaks) and summarized at most once a minute", trace);
+        } else {
+            long unlogged = leakLog.countUnlogged();
+            if (unlogged > 0) {
+                LOGGER.log(System.Logger.Level.WARNING, "LEAK: " + unlogged + " more lease(s) of registry '" + name
+                        + "' garbage-collected without close() since the last summary, from acquisition sites "
+                        + "logged before; the latest: a lease of " + e.describe() + "; " + leakCount()
+                        + " leaks in total");
+            }
+        }
         fire("onLeak", e, report, RefListener::onLeak);
     }
 

@@ -17,6 +17,8 @@ import java.util.Objects;
  *   straggler 'aio-ctx-7': DYING, 1 in flight, dying for PT30.002S
  *     held for PT41.5S by thread 'worker-3'
  *       at com.example.Worker.run(Worker.java:42)
+ *     20000 leaked leases (never closed), the first by thread 'worker-1'
+ *       at com.example.Worker.forget(Worker.java:57)
  * </pre>
  */
 public final class ShutdownReport {
@@ -24,6 +26,7 @@ public final class ShutdownReport {
     private final List<String> released;
     private final List<RefInfo> stragglers;
     private final Map<String, List<LeaseHolder>> holders;
+    private final Map<String, List<LeakSite>> leakSites;
 
     /**
      * @param released   names of the resources released before the report was made
@@ -33,11 +36,29 @@ public final class ShutdownReport {
      * @throws NullPointerException if an argument is null
      */
     public ShutdownReport(List<String> released, List<RefInfo> stragglers, Map<String, List<LeaseHolder>> holders) {
+        this(released, stragglers, holders, Map.of());
+    }
+
+    /**
+     * @param released   names of the resources released before the report was made
+     * @param stragglers resources still dying
+     * @param holders    tracked open leases per straggler name (missing or empty when none was tracked)
+     * @param leakSites  unreclaimed leaks per straggler name, by acquisition site (missing or empty
+     *                   when none)
+     * @throws NullPointerException if an argument is null
+     */
+    public ShutdownReport(List<String> released, List<RefInfo> stragglers, Map<String, List<LeaseHolder>> holders,
+                          Map<String, List<LeakSite>> leakSites) {
         this.released = List.copyOf(Objects.requireNonNull(released, "released"));
         this.stragglers = List.copyOf(Objects.requireNonNull(stragglers, "stragglers"));
-        Map<String, List<LeaseHolder>> copy = new LinkedHashMap<>();
-        Objects.requireNonNull(holders, "holders").forEach((name, list) -> copy.put(name, List.copyOf(list)));
-        this.holders = copy;
+        this.holders = copyOf(Objects.requireNonNull(holders, "holders"));
+        this.leakSites = copyOf(Objects.requireNonNull(leakSites, "leakSites"));
+    }
+
+    private static <V> Map<String, List<V>> copyOf(Map<String, List<V>> map) {
+        Map<String, List<V>> copy = new LinkedHashMap<>();
+        map.forEach((name, list) -> copy.put(name, List.copyOf(list)));
+        return copy;
     }
 
     /** Names of the resources that were released, in name order. */
@@ -65,6 +86,15 @@ public final class ShutdownReport {
         return holders.getOrDefault(refName, List.of());
     }
 
+    /**
+     * The unreclaimed leaked leases that hold the straggler {@code refName}, one entry per
+     * acquisition site with a count (at most {@link LeakSite#MAX_PER_RESOURCE} sites plus one for
+     * the rest). Empty when none was detected (or it is not a straggler).
+     */
+    public List<LeakSite> leakSites(String refName) {
+        return leakSites.getOrDefault(refName, List.of());
+    }
+
     @Override
     public String toString() {
         StringBuilder sb = new StringBuilder("shutdown: ").append(released.size()).append(" released, ")
@@ -73,15 +103,28 @@ public final class ShutdownReport {
             sb.append("\n  straggler '").append(s.name()).append("': ").append(s.state()).append(", ")
                     .append(s.inFlight()).append(" in flight, dying for ").append(s.dyingFor());
             for (LeaseHolder h : holders(s.name())) {
-                sb.append("\n    ").append(h.leaked() ? "leaked lease (never closed)" : "held for " + h.heldFor())
-                        .append(" by thread '").append(h.acquiredBy()).append('\'');
-                if (h.acquisitionTrace() != null) {
-                    for (StackTraceElement e : h.acquisitionTrace().getStackTrace()) {
-                        sb.append("\n      at ").append(e);
-                    }
+                sb.append("\n    held for ").append(h.heldFor()).append(" by thread '").append(h.acquiredBy()).append('\'');
+                appendTrace(sb, h.acquisitionTrace());
+            }
+            for (LeakSite site : leakSites(s.name())) {
+                sb.append("\n    ").append(site.count()).append(site.count() == 1 ? " leaked lease" : " leaked leases")
+                        .append(" (never closed)");
+                if (site.acquisitionTrace() == null) {
+                    sb.append(" from other sites (only ").append(LeakSite.MAX_PER_RESOURCE).append(" are kept)");
+                } else {
+                    sb.append(", the first by thread '").append(site.firstAcquiredBy()).append('\'');
+                    appendTrace(sb, site.acquisitionTrace());
                 }
             }
         }
         return sb.toString();
+    }
+
+    private static void appendTrace(StringBuilder sb, Throwable trace) {
+        if (trace != null) {
+            for (StackTraceElement e : trace.getStackTrace()) {
+                sb.append("\n      at ").append(e);
+            }
+        }
     }
 }
