@@ -24,10 +24,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * registration; leases are ordinary references ({@code tryGetLive}/{@code put}), so the ref's
  * guarantees (linearizable kill, exactly-once release, confirm before release) are the entry's.
  *
- * <p>State: {@code LIVE -> DYING -> RELEASED}, in {@link #state}. The {@code LIVE -> DYING} CAS in
- * {@link #killIfLive()} elects the one caller that kills the ref, so the ref never sees a second
- * kill from the registry. {@code DYING -> RELEASED} is written by the ref's release callback, the
- * only place that can run once the count reaches zero, after the release action.
+ * <p>State: {@code LIVE -> DYING -> RELEASING -> RELEASED}, in {@link #state}. The
+ * {@code LIVE -> DYING} CAS in {@link #killIfLive()} elects the one caller that kills the ref, so the
+ * ref never sees a second kill from the registry. {@code RELEASING} and {@code RELEASED} are written
+ * by the ref's release callback, the only place that can run once the count reaches zero: before
+ * and after the release action.
  *
  * <p>Ordering of a kill: (1) CAS to DYING, (2) record the kill time, (3) the registry's counters,
  * stuck check and {@code onKilled} listeners, (4) {@code ref.kill(confirm)}. Listeners run before
@@ -35,8 +36,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * executor runs callbacks inline. A concurrent acquire may therefore still succeed between (1) and
  * (4); it is concurrent with the kill, and the release waits for it.
  *
- * <p>Release sequence, on the callback executor: release action (failures reported), release time,
- * state RELEASED, then {@link RefRegistry#released}: leave the map (name free), counters, cancel the
+ * <p>Release sequence, on the callback executor: state RELEASING, release action (a failure is
+ * kept and reported), release time, state RELEASED, then {@link RefRegistry#released}: leave the map (name free), counters, cancel the
  * stuck check, {@code onReleased}. The ref's {@code released()} stage, which {@link #released()}
  * returns, completes after all of this.
  *
@@ -87,12 +88,14 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     /** {@link System#nanoTime()} at registration. */
     private final long registeredAt;
 
-    /** LIVE, DYING or RELEASED; changes by CAS (kill) or by the release callback. */
+    /** LIVE, DYING, RELEASING or RELEASED; changes by CAS (kill) or by the release callback. */
     private volatile RefState state = RefState.LIVE;
     /** nanoTime of the kill; 0 until written, just after the CAS to DYING. */
     private volatile long killedAt;
     /** nanoTime when the release action finished; written before state becomes RELEASED. */
     private volatile long releasedAt;
+    /** What the release action threw, or null; written before state becomes RELEASED. */
+    private Throwable releaseFailure;
     /** Set by the confirm callback: from then on the ref's count no longer includes the initial reference. */
     private volatile boolean confirmed;
     /** NOT_STUCK, STUCK_COUNTED or STUCK_SETTLED; see {@link #markStuck()} and {@link #settleStuck()}. */
@@ -167,9 +170,11 @@ final class ManagedEntry<T> implements ManagedResource<T> {
 
     private ResourceUnavailableException unavailable() {
         RefState s = state;
-        return new ResourceUnavailableException(name, s.name(), s == RefState.RELEASED
-                ? "it has been released"
-                : "it has been killed; no new leases are handed out");
+        return new ResourceUnavailableException(name, s.name(), switch (s) {
+            case RELEASED -> "it has been released";
+            case RELEASING -> "it has been killed and its release action is running";
+            default -> "it has been killed; no new leases are handed out";
+        });
     }
 
     // ------------------------------------------------------------------------------------------
@@ -204,13 +209,15 @@ final class ManagedEntry<T> implements ManagedResource<T> {
 
     /** The ref's release callback: runs once, on the callback executor, when the count reached zero. */
     private void release() {
+        state = RefState.RELEASING;
         try {
             releaseAction.release(resource);
         } catch (Throwable t) {
             if (t instanceof InterruptedException) {
                 Thread.currentThread().interrupt();
             }
-            registry.reportFailure(name, state.name(), "release action threw " + t, t);
+            releaseFailure = t; // published by the write of RELEASED below
+            registry.releaseFailed(this, t);
             if (t instanceof VirtualMachineError) {
                 throw (VirtualMachineError) t;
             }
@@ -250,7 +257,8 @@ final class ManagedEntry<T> implements ManagedResource<T> {
 
     /** @return true once, for the caller that must count and report this entry as stuck */
     boolean markStuck() {
-        return state == RefState.DYING && STUCK.compareAndSet(this, NOT_STUCK, STUCK_COUNTED);
+        RefState s = state;
+        return (s == RefState.DYING || s == RefState.RELEASING) && STUCK.compareAndSet(this, NOT_STUCK, STUCK_COUNTED);
     }
 
     /** Called at release. @return true if the entry had been counted stuck and must be uncounted */
@@ -343,6 +351,11 @@ final class ManagedEntry<T> implements ManagedResource<T> {
         return state;
     }
 
+    /** What the release action threw, or null (also null until the entry is RELEASED). */
+    Throwable releaseFailure() {
+        return state == RefState.RELEASED ? releaseFailure : null;
+    }
+
     @Override
     public RefInfo info() {
         RefState s = state;
@@ -351,9 +364,9 @@ final class ManagedEntry<T> implements ManagedResource<T> {
             return new RefInfo(name, s, 0, since(registeredAt, released), since(killedAt, released));
         }
         long now = System.nanoTime();
-        long count = ref.approximateCount();
+        long count = s == RefState.RELEASING ? 0 : ref.approximateCount();
         // The initial reference is not a lease: it is held while live and until the kill is confirmed.
-        long inFlight = s == RefState.LIVE || !confirmed ? count - 1 : count;
+        long inFlight = s == RefState.LIVE || (s == RefState.DYING && !confirmed) ? count - 1 : count;
         long killed = killedAt;
         Duration dyingFor = s == RefState.LIVE || killed == 0 ? Duration.ZERO : since(killed, now);
         return new RefInfo(name, s, Math.max(0, inFlight), since(registeredAt, now), dyingFor);

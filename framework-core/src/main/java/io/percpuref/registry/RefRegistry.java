@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -32,7 +33,8 @@ import java.util.function.Consumer;
 
 /**
  * Tracks managed resources by name through their lifecycle ({@link RefState#LIVE LIVE},
- * {@link RefState#DYING DYING}, {@link RefState#RELEASED RELEASED}), hands out {@link Lease}s on
+ * {@link RefState#DYING DYING}, {@link RefState#RELEASING RELEASING},
+ * {@link RefState#RELEASED RELEASED}), hands out {@link Lease}s on
  * them, detects leaked leases and stuck resources, and shuts everything down in one call.
  *
  * <pre>{@code
@@ -152,7 +154,7 @@ public final class RefRegistry {
 
     /** Entries in LIVE: +1 at register, -1 at kill. */
     private final LongAdder live = new LongAdder();
-    /** Entries in DYING: +1 at kill, -1 at release. */
+    /** Entries in DYING or RELEASING: +1 at kill, -1 at release. */
     private final LongAdder dying = new LongAdder();
     /** Dying entries reported stuck: +1 at the report, -1 at their release. */
     private final LongAdder stuck = new LongAdder();
@@ -164,6 +166,8 @@ public final class RefRegistry {
     private final LongAdder rejections = new LongAdder();
     /** Leaked leases detected so far. */
     private final LongAdder leaks = new LongAdder();
+    /** Release actions that threw so far. */
+    private final LongAdder releaseFailures = new LongAdder();
     /** Which leaks are logged in full, and the rate limit of the rest. */
     private final LeakLog leakLog = new LeakLog();
 
@@ -374,10 +378,15 @@ public final class RefRegistry {
         List<RefInfo> stragglers = new ArrayList<>();
         Map<String, List<LeaseHolder>> holders = new LinkedHashMap<>();
         Map<String, List<LeakSite>> leakSites = new LinkedHashMap<>();
+        Map<String, Throwable> failures = new TreeMap<>();
         for (ManagedEntry<?> e : candidates) {
             RefInfo info = e.info();
             if (info.state() == RefState.RELEASED) {
                 releasedNames.add(info.name());
+                Throwable failure = e.releaseFailure();
+                if (failure != null) {
+                    failures.put(info.name(), failure);
+                }
             } else {
                 stragglers.add(info);
                 holders.put(info.name(), e.leaseHolders());
@@ -386,7 +395,7 @@ public final class RefRegistry {
         }
         releasedNames.sort(Comparator.naturalOrder());
         stragglers.sort(Comparator.comparing(RefInfo::name));
-        return new ShutdownReport(releasedNames, stragglers, holders, leakSites);
+        return new ShutdownReport(releasedNames, stragglers, holders, leakSites, failures);
     }
 
     private static long saturatedNanos(Duration d) {
@@ -426,7 +435,10 @@ public final class RefRegistry {
         return live.sum();
     }
 
-    /** Number of dying resources, stuck ones included (approximate while kills and releases are under way). */
+    /**
+     * Number of dying resources, stuck and {@link RefState#RELEASING releasing} ones included
+     * (approximate while kills and releases are under way).
+     */
     public long dyingCount() {
         return dying.sum();
     }
@@ -454,6 +466,11 @@ public final class RefRegistry {
     /** Total leaked leases detected. */
     public long leakCount() {
         return leaks.sum();
+    }
+
+    /** Total release actions that threw (the resource still counts as released). */
+    public long releaseFailureCount() {
+        return releaseFailures.sum();
     }
 
     // ------------------------------------------------------------------------------------------
@@ -489,6 +506,11 @@ public final class RefRegistry {
         }
         e.cancelStuckCheck();
         fire("onReleased", e, RefListener::onReleased);
+    }
+
+    void releaseFailed(ManagedEntry<?> e, Throwable failure) {
+        releaseFailures.increment();
+        reportFailure(e.name(), e.state().name(), "release action threw " + failure, failure);
     }
 
     void leaked(ManagedEntry<?> e, AcquisitionTrace trace, LeakReport report) {

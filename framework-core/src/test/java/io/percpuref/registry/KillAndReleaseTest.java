@@ -196,7 +196,7 @@ class KillAndReleaseTest {
     }
 
     @Test
-    void blockingReleaseActionKeepsOnlyItsOwnResourceDying() throws Exception {
+    void blockingReleaseActionKeepsOnlyItsOwnResourceReleasing() throws Exception {
         CountDownLatch unblock = new CountDownLatch(1);
         ManagedResource<TestResource> slow = registry.register("slow", new TestResource(), r -> unblock.await());
         TestResource quickResource = new TestResource();
@@ -207,7 +207,7 @@ class KillAndReleaseTest {
         quick.released().toCompletableFuture().get(10, TimeUnit.SECONDS);
 
         assertThat(quickResource.closes()).isEqualTo(1);
-        assertThat(slow.state()).isEqualTo(RefState.DYING);
+        assertThat(slow.state()).isEqualTo(RefState.RELEASING);
         assertThat(slow.info().inFlight()).isZero();
         unblock.countDown();
         slow.released().toCompletableFuture().get(10, TimeUnit.SECONDS);
