@@ -30,11 +30,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * by the ref's release callback, the only place that can run once the count reaches zero: before
  * and after the release action.
  *
- * <p>Ordering of a kill: (1) CAS to DYING, (2) record the kill time, (3) the registry's counters,
- * stuck check and {@code onKilled} listeners, (4) {@code ref.kill(confirm)}. Listeners run before
- * (4) so that {@code onKilled} precedes {@code onConfirmed}/{@code onReleased} even when the callback
- * executor runs callbacks inline. A concurrent acquire may therefore still succeed between (1) and
- * (4); it is concurrent with the kill, and the release waits for it.
+ * <p>Ordering of a kill: (1) CAS to DYING, (2) record the kill time, (3) {@code ref.kill(confirm)},
+ * with the callbacks it triggers held back, (4) the registry's counters, stuck check and
+ * {@code onKilled} listeners, (5) the held-back callbacks go to the callback executor. So the ref is
+ * dead before any user code of the kill runs (a failure in (4) cannot leave a DYING entry with a
+ * live ref), and {@code onKilled} still precedes {@code onConfirmed}/{@code onReleased} even when the
+ * executor runs callbacks inline. An acquire between (1) and (3) may still succeed; it is
+ * concurrent with the kill, and the release waits for it.
  *
  * <p>Release sequence, on the callback executor: state RELEASING, release action (a failure is
  * kept and reported), release time, state RELEASED, then {@link RefRegistry#released}: leave the map (name free), counters, cancel the
@@ -190,15 +192,37 @@ final class ManagedEntry<T> implements ManagedResource<T> {
         return confirmedStage;
     }
 
-    /** Kills this entry if it is live; returns the confirm stage, or null if it was not live. */
+    /**
+     * Kills this entry if it is live; returns the confirm stage, or null if it was not live.
+     *
+     * <p>Order (see the class comment): CAS to DYING, kill the ref, then the bookkeeping (counters,
+     * stuck check, {@code onKilled}). The ref's confirm callback, which the kill triggers, is held
+     * back until the bookkeeping is done ({@link RefRegistry#withDeferredCallbacks}), so
+     * {@code onKilled} still precedes {@code onConfirmed}. If the ref's kill fails before taking
+     * effect, the entry goes back to LIVE; once it took effect, a failure in the bookkeeping (a VM
+     * error in a listener, no memory for the stuck detector's thread) propagates but leaves entry
+     * and ref agreeing: both dying.
+     */
     CompletionStage<Void> killIfLive() {
         if (!STATE.compareAndSet(this, RefState.LIVE, RefState.DYING)) {
             return null;
         }
         killedAt = System.nanoTime();
-        registry.killed(this);
-        // Linearization point of the kill: every tryGetLive() that starts after this returns fails.
-        return ref.kill(r -> confirm());
+        return registry.withDeferredCallbacks(false, () -> {
+            CompletionStage<Void> confirmedStage;
+            try {
+                // Linearization point of the kill: every tryGetLive() that starts after this returns fails.
+                confirmedStage = ref.kill(r -> confirm());
+            } catch (Throwable t) {
+                if (!ref.isDying()) {
+                    killedAt = 0;
+                    state = RefState.LIVE; // the ref is still live: so is the entry
+                }
+                throw t;
+            }
+            registry.killed(this);
+            return confirmedStage;
+        });
     }
 
     /** The ref's one-off confirm callback; runs on the callback executor before release. */

@@ -30,6 +30,7 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * Tracks managed resources by name through their lifecycle ({@link RefState#LIVE LIVE},
@@ -102,7 +103,8 @@ public final class RefRegistry {
      *            registry: it can delay this registry's leak handling, never another registry's.
      *            shutdown() collects the callbacks its kills trigger in a thread-local Deferral
      *            instead of executing them, and hands them off once every entry is killed. A
-     *            rejection on any other thread is handed off too, not run inline.
+     *            rejection on any other thread is handed off too, not run inline. (A single kill
+     *            uses a Deferral too, passed on to the executor as usual: see ManagedEntry.)
      *
      * Limits     snapshot() and the counters are not atomic snapshots. Listener calls are not
      *            ordered across threads beyond the per-resource order registered < killed <
@@ -338,23 +340,54 @@ public final class RefRegistry {
     /**
      * Kills every live entry of {@code candidates} without running any callback in this thread: the
      * confirm and release callbacks the kills trigger are collected and handed off only after the
-     * last kill, so no executor or release action can delay a kill or this thread.
+     * last kill, so no executor or release action can delay a kill or this thread. An error killing
+     * one entry (a VM error in a listener) does not stop the others; the first is rethrown at the end.
      */
     private void killAll(List<ManagedEntry<?>> candidates) {
-        Deferral deferral = new Deferral(this);
-        Deferral outer = DEFERRAL.get(); // shutdown() of another registry from one of its callbacks
+        Error failure = withDeferredCallbacks(true, () -> {
+            Error first = null;
+            for (ManagedEntry<?> e : candidates) {
+                try {
+                    e.killIfLive(); // does not wait: the release happens when the last lease closes
+                } catch (Error err) {
+                    if (first == null) {
+                        first = err;
+                    }
+                }
+            }
+            return first;
+        });
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    /**
+     * Runs {@code body} with the callbacks that this thread hands to this registry's entries' refs
+     * collected instead of executed, then passes them on: to hand-off threads if {@code handOff}
+     * (shutdown: this thread runs no user code), else to the callback executor as usual (kill: the
+     * callbacks run after the kill's bookkeeping). Nests: an inner call's callbacks, passed on after
+     * the inner body, are collected by the outer one.
+     */
+    <R> R withDeferredCallbacks(boolean handOff, Supplier<R> body) {
+        Deferral deferral = new Deferral(this, handOff);
+        Deferral outer = DEFERRAL.get();
         DEFERRAL.set(deferral);
         try {
-            for (ManagedEntry<?> e : candidates) {
-                e.killIfLive(); // does not wait: the release happens when the last lease closes
-            }
+            return body.get();
         } finally {
             if (outer == null) {
                 DEFERRAL.remove();
             } else {
                 DEFERRAL.set(outer);
             }
-            deferral.tasks.forEach(Runnable::run); // each hands its callback off
+            for (int i = 0; i < deferral.tasks.size(); i++) {
+                if (handOff) {
+                    handOff(deferral.entries.get(i), deferral.tasks.get(i));
+                } else {
+                    execute(deferral.entries.get(i), deferral.tasks.get(i));
+                }
+            }
         }
     }
 
@@ -542,8 +575,10 @@ public final class RefRegistry {
      */
     void execute(ManagedEntry<?> e, Runnable task) {
         Deferral deferral = DEFERRAL.get();
-        if (deferral != null && deferral.registry == this && !ownsCallbackExecutor) {
-            deferral.tasks.add(() -> handOff(e, task));
+        // Our own pool never blocks nor runs user code in this thread: shutdown need not defer for it.
+        if (deferral != null && deferral.registry == this && !(deferral.handOff && ownsCallbackExecutor)) {
+            deferral.entries.add(e);
+            deferral.tasks.add(task);
             return;
         }
         try {
@@ -713,13 +748,18 @@ public final class RefRegistry {
         return pool;
     }
 
-    /** Hand-offs collected by one shutdown() call while it kills (see Hand-off). */
+    /** Callbacks collected by {@link #withDeferredCallbacks} on one thread (see Hand-off). */
     private static final class Deferral {
         final RefRegistry registry;
+        /** Pass the callbacks to hand-off threads (shutdown) rather than to the callback executor (kill). */
+        final boolean handOff;
+        /** The entry of each task, for error reports. */
+        final List<ManagedEntry<?>> entries = new ArrayList<>();
         final List<Runnable> tasks = new ArrayList<>();
 
-        Deferral(RefRegistry registry) {
+        Deferral(RefRegistry registry, boolean handOff) {
             this.registry = registry;
+            this.handOff = handOff;
         }
     }
 

@@ -58,9 +58,11 @@ class ReleasingPhaseTest {
 
     @Test
     void aBlockedReleaseActionIsAReleasingStragglerNotALeaseHolder() {
-        registry.register("closing", new TestResource(), r -> unblock.await());
+        ManagedResource<TestResource> h = registry.register("closing", new TestResource(), r -> unblock.await());
+        h.kill();
+        await().until(() -> h.state() == RefState.RELEASING);
 
-        ShutdownReport report = registry.shutdown(Duration.ofMillis(200));
+        ShutdownReport report = registry.shutdown(Duration.ofMillis(50));
 
         assertThat(report.isClean()).isFalse();
         assertThat(report.stragglers()).singleElement().satisfies(s -> {
