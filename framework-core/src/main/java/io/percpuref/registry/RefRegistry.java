@@ -51,8 +51,11 @@ import java.util.function.Supplier;
  * }</pre>
  *
  * <p>All methods are thread-safe. See {@code docs/registry.md} for the user guide.
+ *
+ * <p>A registry is {@link AutoCloseable}: {@link #close()} is {@link #shutdown(Duration)} with the
+ * configured {@link Builder#shutdownTimeout(Duration) shutdown timeout}.
  */
-public final class RefRegistry {
+public final class RefRegistry implements AutoCloseable {
 
     /*
      * Implementation overview
@@ -142,6 +145,8 @@ public final class RefRegistry {
     private final boolean reclaimLeaks;
     /** A ref dying longer than this is stuck. */
     private final Duration stuckThreshold;
+    /** How long {@link #close()} waits. */
+    private final Duration shutdownTimeout;
     /** User error reporter, or null; failures are always logged too. */
     private final Consumer<? super PercpuRefException> errorReporter;
 
@@ -186,6 +191,7 @@ public final class RefRegistry {
         };
         this.reclaimLeaks = b.reclaimLeaks;
         this.stuckThreshold = b.stuckThreshold;
+        this.shutdownTimeout = b.shutdownTimeout;
         this.errorReporter = b.errorReporter;
     }
 
@@ -391,6 +397,23 @@ public final class RefRegistry {
         }
     }
 
+    /**
+     * {@link #shutdown(Duration)} with the configured {@link Builder#shutdownTimeout(Duration)
+     * shutdown timeout}, unless the registry is already shut down (then it returns at once: it never
+     * waits twice). If the outcome is not clean, it is logged at {@code WARNING}.
+     */
+    @Override
+    public void close() {
+        if (shutdown) {
+            return;
+        }
+        ShutdownReport report = shutdown(shutdownTimeout);
+        if (!report.isClean()) {
+            LOGGER.log(System.Logger.Level.WARNING, "registry '" + name + "' closed after " + shutdownTimeout
+                    + ": " + report);
+        }
+    }
+
     private static void awaitAll(List<CompletableFuture<Void>> stages, long nanos) {
         if (nanos <= 0 || stages.isEmpty()) {
             return;
@@ -461,6 +484,11 @@ public final class RefRegistry {
     /** The configured stuck threshold. */
     public Duration stuckThreshold() {
         return stuckThreshold;
+    }
+
+    /** How long {@link #close()} waits for releases ({@link Builder#shutdownTimeout(Duration)}). */
+    public Duration shutdownTimeout() {
+        return shutdownTimeout;
     }
 
     /** Number of live resources (approximate while registrations and kills are under way). */
@@ -793,6 +821,7 @@ public final class RefRegistry {
         private int leakSamplingInterval = 128;
         private boolean reclaimLeaks;
         private Duration stuckThreshold = Duration.ofSeconds(60);
+        private Duration shutdownTimeout = Duration.ofSeconds(30);
         private Consumer<? super PercpuRefException> errorReporter;
 
         private Builder() {
@@ -883,6 +912,22 @@ public final class RefRegistry {
                 throw new IllegalArgumentException("stuck threshold must be positive, was " + threshold);
             }
             this.stuckThreshold = threshold;
+            return this;
+        }
+
+        /**
+         * How long {@link RefRegistry#close()} waits for the resources to be released. Default 30
+         * seconds. ({@link RefRegistry#shutdown(Duration)} takes its own timeout.)
+         *
+         * @throws NullPointerException     if {@code timeout} is null
+         * @throws IllegalArgumentException if {@code timeout} is negative
+         */
+        public Builder shutdownTimeout(Duration timeout) {
+            Objects.requireNonNull(timeout, "timeout");
+            if (timeout.isNegative()) {
+                throw new IllegalArgumentException("shutdown timeout must not be negative, was " + timeout);
+            }
+            this.shutdownTimeout = timeout;
             return this;
         }
 
