@@ -154,6 +154,21 @@ final class ManagedEntry<T> implements ManagedResource<T> {
             registry.rejected();
             return null;
         }
+        return wrap();
+    }
+
+    /**
+     * Another lease on behalf of the holder of an open lease ({@link RefLease#retain()}): an
+     * unconditional get, valid while dying because the caller's reference keeps the count above
+     * zero.
+     */
+    RefLease<T> retained() {
+        ref.get();
+        return wrap();
+    }
+
+    /** Wraps a reference just taken in a lease, tracked or not per the sampling rate. */
+    private RefLease<T> wrap() {
         int n = sampling;
         if (n == 0 || (n > 1 && ThreadLocalRandom.current().nextInt(n) != 0)) {
             return new RefLease<>(this, false);
@@ -190,6 +205,11 @@ final class ManagedEntry<T> implements ManagedResource<T> {
             throw new IllegalStateException(describe() + ": kill() on a resource that was already killed");
         }
         return confirmedStage;
+    }
+
+    @Override
+    public Optional<CompletionStage<Void>> tryKill() {
+        return Optional.ofNullable(killIfLive());
     }
 
     /**

@@ -48,6 +48,16 @@ public interface ManagedResource<T> {
     CompletionStage<Void> kill();
 
     /**
+     * Kills the resource if it is live, like {@link #kill()}, and does nothing otherwise: for callers
+     * that may race other killers (an unload racing a shutdown, two destroy requests). Exactly one of
+     * any number of concurrent calls (and {@link #kill()}s) kills.
+     *
+     * @return the stage that completes when this kill is confirmed (as {@link #kill()} returns) if
+     *         this call killed the resource; empty if it was already dying, releasing or released
+     */
+    Optional<CompletionStage<Void>> tryKill();
+
+    /**
      * A stage that completes once the release action has run (normally or not), the entry has left
      * the registry and the {@link RefListener#onReleased(RefInfo)} listeners have been called.
      */

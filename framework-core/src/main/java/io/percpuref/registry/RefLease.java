@@ -52,6 +52,20 @@ final class RefLease<T> implements Lease<T> {
     }
 
     @Override
+    public Lease<T> retain() {
+        try {
+            if (closed != 0) {
+                throw new IllegalStateException("lease of " + entry.describe()
+                        + " is closed: retain() needs an open lease");
+            }
+            return entry.retained();
+        } finally {
+            // This lease's reference must stay counted (not reclaimed as a leak) until the get is done.
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    @Override
     public void close() {
         try {
             // Exactly one closer wins this CAS and puts; later or concurrent closes are no-ops.

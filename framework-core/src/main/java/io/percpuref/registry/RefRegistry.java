@@ -267,6 +267,29 @@ public final class RefRegistry implements AutoCloseable {
     }
 
     /**
+     * The live, dying or releasing resource registered under {@code name}, typed: its resource is a
+     * {@code type}.
+     *
+     * @throws NullPointerException     if an argument is null
+     * @throws IllegalArgumentException if a resource of that name exists but is not a {@code type}
+     *                                  (the message names it, its state and both types)
+     */
+    @SuppressWarnings("unchecked") // checked: the resource is an instance of type
+    public <T> Optional<ManagedResource<T>> find(String name, Class<T> type) {
+        Objects.requireNonNull(type, "type");
+        Optional<ManagedResource<?>> found = find(name);
+        if (found.isEmpty()) {
+            return Optional.empty();
+        }
+        ManagedEntry<?> e = (ManagedEntry<?>) found.get();
+        if (!type.isInstance(e.resource)) {
+            throw new IllegalArgumentException(e.describe() + " is a " + e.resource.getClass().getName()
+                    + ", not a " + type.getName());
+        }
+        return Optional.of((ManagedResource<T>) e);
+    }
+
+    /**
      * Describes every live and dying resource, in name order. Each {@link RefInfo} is read
      * separately: this is NOT an atomic snapshot of the registry.
      */
