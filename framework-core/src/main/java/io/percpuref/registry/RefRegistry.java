@@ -255,6 +255,30 @@ public final class RefRegistry implements AutoCloseable {
     }
 
     /**
+     * Creates a {@link CurrentResource}: one name whose resource is replaced over time by
+     * {@link CurrentResource#swap}, leases always going to the current generation. Its generations
+     * are registered here as {@code <name>#<generation>}, starting with {@code initial} as
+     * {@code <name>#1}.
+     *
+     * @param name      the holder's name (its generations' names are derived from it)
+     * @param initial   the first generation's resource
+     * @param onRelease closes each generation's resource once it has been swapped out (or the holder
+     *                  closed) and drained
+     * @throws NullPointerException     if an argument is null
+     * @throws IllegalArgumentException if {@code name} is blank or {@code <name>#1} is registered
+     * @throws IllegalStateException    if the registry has been shut down
+     */
+    public <T> CurrentResource<T> current(String name, T initial, ReleaseAction<? super T> onRelease) {
+        Objects.requireNonNull(name, "name");
+        if (name.isBlank()) {
+            throw new IllegalArgumentException("current resource name must not be blank, was '" + name + "'");
+        }
+        Objects.requireNonNull(initial, "initial");
+        Objects.requireNonNull(onRelease, "onRelease");
+        return new CurrentHolder<>(this, name, initial, onRelease);
+    }
+
+    /**
      * The live or dying resource registered under {@code name}, if any.
      *
      * @throws NullPointerException if {@code name} is null
