@@ -73,7 +73,8 @@ public final class RefRegistry implements AutoCloseable {
      *            fails. Leak tracking of a sampled lease touches the entry's own holder set.
      *
      * Counters   LongAdders (striped, contention-free): live/dying/stuck move with the state
-     *            transitions, kills/releases/rejections/leaks only grow. They are read by
+     *            transitions (dying covers DYING and RELEASING), kills/releases/rejections/leaks/
+     *            releaseFailures only grow. They are read by
      *            PercpuRefMetrics as function-based meters. Sums are NOT snapshots: live + dying may
      *            be briefly off by one while a transition is under way.
      *
@@ -82,8 +83,9 @@ public final class RefRegistry implements AutoCloseable {
      *
      * Shutdown   shutdown() sets `shutdown` (volatile), then kills every entry it finds without
      *            waiting for any (kill is non-blocking; the callbacks it triggers are deferred, see
-     *            Hand-off), then waits for all released stages together, up to the deadline. A register() racing it re-reads `shutdown` after its
-     *            putIfAbsent and kills its own entry if set: the volatile write/read pair and the
+     *            Hand-off), then waits for all released stages together, up to the deadline. A
+     *            register() racing it re-reads `shutdown` after its putIfAbsent and kills its own
+     *            entry if set: the volatile write/read pair and the
      *            CHM insert/iteration form a Dekker pattern, so either shutdown() sees the entry or
      *            register() sees the flag; no entry stays live after shutdown.
      *
@@ -108,6 +110,11 @@ public final class RefRegistry implements AutoCloseable {
      *            instead of executing them, and hands them off once every entry is killed. A
      *            rejection on any other thread is handed off too, not run inline. (A single kill
      *            uses a Deferral too, passed on to the executor as usual: see ManagedEntry.)
+     *
+     * Leaks      A leak is counted exactly; LeakLog logs the first leak of each acquisition site in
+     *            full (bounded number of sites) and summarizes the rest at most once a minute; the
+     *            entry keeps unreclaimed leaks only as counts per site (LeakSites, bounded). No
+     *            per-lease record outlives its lease.
      *
      * Limits     snapshot() and the counters are not atomic snapshots. Listener calls are not
      *            ordered across threads beyond the per-resource order registered < killed <

@@ -207,7 +207,7 @@ class KillAndReleaseTest {
         quick.released().toCompletableFuture().get(10, TimeUnit.SECONDS);
 
         assertThat(quickResource.closes()).isEqualTo(1);
-        assertThat(slow.state()).isEqualTo(RefState.RELEASING);
+        await().until(() -> slow.state() == RefState.RELEASING); // its action runs (blocked) on its own thread
         assertThat(slow.info().inFlight()).isZero();
         unblock.countDown();
         slow.released().toCompletableFuture().get(10, TimeUnit.SECONDS);
