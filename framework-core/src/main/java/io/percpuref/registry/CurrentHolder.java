@@ -30,7 +30,7 @@ final class CurrentHolder<T> implements CurrentResource<T> {
     private final ReentrantLock swapLock = new ReentrantLock();
     /** The current generation; written under {@link #swapLock}, read without. */
     private volatile ManagedResource<T> current;
-    /** The current generation's number; written under {@link #swapLock} just before {@link #current}. */
+    /** The current generation's number; written (under {@link #swapLock}) just before {@link #current}. */
     private volatile long generation;
     /** Set by {@link #close()}; guarded by {@link #swapLock}. */
     private boolean closed;
@@ -39,12 +39,27 @@ final class CurrentHolder<T> implements CurrentResource<T> {
         this.registry = registry;
         this.name = name;
         this.onRelease = onRelease;
-        this.generation = 1;
-        this.current = registry.register(generationName(1), initial, onRelease);
+        this.current = registerGeneration(1, initial);
     }
 
-    private String generationName(long n) {
-        return name + "#" + n;
+    /**
+     * Registers {@code resource} as generation {@code from}, or the next number whose name is free
+     * (a generation of an earlier holder of the same name may still be draining), and records the
+     * number in {@link #generation}. Called from the constructor and under {@link #swapLock}.
+     */
+    private ManagedResource<T> registerGeneration(long from, T resource) {
+        for (long n = from; ; n++) {
+            if (registry.find(name + "#" + n).isPresent()) {
+                continue;
+            }
+            try {
+                ManagedResource<T> g = registry.register(name + "#" + n, resource, onRelease);
+                generation = n;
+                return g;
+            } catch (IllegalArgumentException taken) {
+                // registered by someone else between find and register: try the next number
+            }
+        }
     }
 
     @Override
@@ -86,10 +101,8 @@ final class CurrentHolder<T> implements CurrentResource<T> {
             if (closed) {
                 throw new IllegalStateException("current resource '" + name + "' is closed: swap() refused");
             }
-            long next = generation + 1;
-            ManagedResource<T> fresh = registry.register(generationName(next), newResource, onRelease);
             ManagedResource<T> previous = current;
-            generation = next;
+            ManagedResource<T> fresh = registerGeneration(generation + 1, newResource);
             current = fresh; // publish before the kill: an acquire that fails on `previous` finds `fresh`
             previous.tryKill();
             return previous.released();

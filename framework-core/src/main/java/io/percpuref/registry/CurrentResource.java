@@ -63,7 +63,11 @@ public interface CurrentResource<T> {
     /** The current generation's handle (its state, info, released stage). */
     ManagedResource<T> current();
 
-    /** The current generation's number, from 1. */
+    /**
+     * The current generation's number: 1 for the first, growing with each swap. A number is skipped
+     * when {@code <name>#<number>} is still registered (a generation of an earlier holder of the same
+     * name, still draining).
+     */
     long generation();
 
     /**

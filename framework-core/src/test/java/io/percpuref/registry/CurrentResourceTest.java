@@ -106,6 +106,21 @@ class CurrentResourceTest {
     }
 
     @Test
+    void aNewHolderOfANameWhoseOldGenerationIsStillDrainingSkipsItsNumber() throws Exception {
+        CurrentResource<TestResource> old = registry.current("index", new TestResource(), TestResource::close);
+        Lease<TestResource> held = old.acquire();
+        old.close(); // index#1 drains while `held` is open
+
+        CurrentResource<TestResource> fresh = registry.current("index", new TestResource(), TestResource::close);
+
+        assertThat(fresh.current().name()).isEqualTo("index#2");
+        assertThat(fresh.generation()).isEqualTo(2);
+        held.close();
+        fresh.swap(new TestResource()).toCompletableFuture().get(10, TimeUnit.SECONDS);
+        assertThat(fresh.current().name()).isEqualTo("index#3");
+    }
+
+    @Test
     void registryShutdownKillsTheCurrentGeneration() {
         CurrentResource<TestResource> holder = registry.current("index", new TestResource(), TestResource::close);
 
