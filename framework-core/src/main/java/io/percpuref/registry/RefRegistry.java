@@ -653,7 +653,8 @@ public final class RefRegistry implements AutoCloseable {
     /**
      * The executor of every entry's ref: runs {@code task} on the callback executor, unless this
      * thread is killing entries in {@link #shutdown(Duration)}, which defers it (see Hand-off). If the
-     * callback executor rejects the task, it is reported and handed off to a registry thread.
+     * callback executor rejects the task (throws anything), it is reported and handed off to a
+     * registry thread.
      */
     void execute(ManagedEntry<?> e, Runnable task) {
         Deferral deferral = DEFERRAL.get();
@@ -665,7 +666,7 @@ public final class RefRegistry implements AutoCloseable {
         }
         try {
             callbackExecutor.execute(task);
-        } catch (RuntimeException rejected) {
+        } catch (Throwable rejected) { // RejectedExecutionException, or anything else: the callback must not be lost
             reportFailure(e.name(), e.state().name(), "callback executor " + callbackExecutor
                     + " rejected a callback (" + rejected + "); running it on a hand-off thread of registry '"
                     + name + "'", rejected);
@@ -682,7 +683,7 @@ public final class RefRegistry implements AutoCloseable {
         handoff.execute(() -> {
             try {
                 callbackExecutor.execute(task);
-            } catch (RuntimeException rejected) {
+            } catch (Throwable rejected) { // as in execute(): the callback must not be lost
                 reportFailure(e.name(), e.state().name(), "callback executor " + callbackExecutor
                         + " rejected a callback (" + rejected + "); running it on hand-off thread '"
                         + Thread.currentThread().getName() + "'", rejected);

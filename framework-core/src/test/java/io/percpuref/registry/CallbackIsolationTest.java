@@ -121,6 +121,22 @@ class CallbackIsolationTest {
     }
 
     @Test
+    void anExecutorThatThrowsAnErrorLosesNoCallback() {
+        RefRegistry registry = RefRegistry.builder().leakDetection(LeakDetection.DISABLED)
+                .callbackExecutor(task -> {
+                    throw new OutOfMemoryError("unable to create native thread (test)");
+                }).build();
+        TestResource resource = new TestResource();
+        ManagedResource<TestResource> h = registry.register("r", resource, TestResource::close);
+
+        h.kill();
+
+        await().until(() -> h.state() == RefState.RELEASED);
+        assertThat(resource.closes()).isEqualTo(1);
+        assertThat(resource.closedOn()).contains("-handoff-");
+    }
+
+    @Test
     void shutdownNeverRunsAReleaseActionInTheCallingThread() {
         RefRegistry registry = RefRegistry.builder().callbackExecutor(DIRECT)
                 .leakDetection(LeakDetection.DISABLED).build();
