@@ -7,6 +7,7 @@ import io.percpuref.registry.RefRegistry;
 
 import java.io.IOException;
 import java.net.URL;
+import java.net.URLConnection;
 import java.net.URLClassLoader;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -80,6 +81,11 @@ public final class ModuleTable implements AutoCloseable {
      */
     public ModuleTable(RefRegistry registry) {
         this.registry = Objects.requireNonNull(registry, "registry");
+        // A module's getResourceAsStream opens its jar through the JVM-wide jar cache, and closing a
+        // URLClassLoader closes the cached JarFiles it used: two loaded versions of the same jar (a
+        // reload back to an older version) would share one, and unloading the old one would break
+        // reads of the new one. Uncached, each loader reads through its own JarFile.
+        URLConnection.setDefaultUseCaches("jar", false);
     }
 
     /**
@@ -131,6 +137,7 @@ public final class ModuleTable implements AutoCloseable {
         ManagedResource<LoadedModule> oldHandle = holder.current();
         LoadedModule old = peek(oldHandle).orElseThrow(() -> new ModuleNotLoadedException(d.name()));
         LoadedModule module = instantiate(d);
+        long inFlight = oldHandle.info().inFlight(); // live: exact while no call starts or ends
         CompletionStage<Void> oldReleased;
         try {
             oldReleased = holder.swap(module); // the new version is current; the old one is killed
@@ -138,7 +145,7 @@ public final class ModuleTable implements AutoCloseable {
             module.unload(); // never published: nobody can hold it
             throw new ModuleNotLoadedException(d.name());
         }
-        return retired(old, oldHandle, oldReleased);
+        return retired(old, oldHandle, inFlight, oldReleased);
     }
 
     /**
@@ -156,8 +163,9 @@ public final class ModuleTable implements AutoCloseable {
         }
         ManagedResource<LoadedModule> handle = holder.current();
         Optional<LoadedModule> module = peek(handle);
+        long inFlight = handle.info().inFlight();
         CompletionStage<Void> released = holder.close(); // no new reference from here on
-        return module.isPresent() ? retired(module.get(), handle, released)
+        return module.isPresent() ? retired(module.get(), handle, inFlight, released)
                 : released.thenApply(r -> { // already killed by a registry shutdown
                     throw new ModuleNotLoadedException(name);
                 });
@@ -275,10 +283,13 @@ public final class ModuleTable implements AutoCloseable {
         });
     }
 
-    /** What the retirement of {@code module} (just killed) reports once it is unloaded. */
+    /**
+     * What the retirement of {@code module} (just killed, with {@code inFlight} calls read just before
+     * the kill) reports once it is unloaded. (Read after the kill, the in-flight count can include
+     * the ref's initial reference for a moment, until the confirmation has dropped it.)
+     */
     private static CompletionStage<Unloaded> retired(LoadedModule module, ManagedResource<LoadedModule> handle,
-                                                     CompletionStage<Void> released) {
-        long inFlight = handle.info().inFlight();
+                                                     long inFlight, CompletionStage<Void> released) {
         return released.thenApply(r ->
                 new Unloaded(module.descriptor, module.calls(), inFlight, handle.info().dyingFor()));
     }
