@@ -7,9 +7,10 @@ import java.lang.ref.ReferenceQueue;
  * that became unreachable without being closed, and the one daemon thread that drains it.
  *
  * <p>The class is initialized (and the thread started) when the first lease is tracked, never in a
- * process that disables leak detection. The thread only hands each record to its registry's
- * callback executor ({@link LeakRecord#collected()}), so a slow {@code onLeak} listener cannot hold
- * up leak detection for other registries. A closed lease's record is cleared before it can be
+ * process that disables leak detection. The thread only hands each record to its registry's own
+ * hand-off threads ({@link LeakRecord#collected()}, {@link RefRegistry#handOff}), which never block
+ * it and never run user code on it: a slow {@code onLeak} listener, a blocking release action or a
+ * direct or rejecting callback executor of one registry cannot hold up leak detection for others. A closed lease's record is cleared before it can be
  * enqueued, so the thread sees leaks only.
  */
 final class LeakDetector {

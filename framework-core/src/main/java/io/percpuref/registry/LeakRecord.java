@@ -74,10 +74,13 @@ final class LeakRecord extends PhantomReference<Object> {
         return true;
     }
 
-    /** Called on the leak-detector thread once the JVM enqueued this record. */
+    /**
+     * Called on the process-wide leak-detector thread once the JVM enqueued this record. Hands the
+     * leak to the owning registry's hand-off threads: no user code runs on the detector thread.
+     */
     void collected() {
         if (STATE.compareAndSet(this, OPEN, LEAKED)) {
-            entry.registry.dispatch(entry, () -> entry.leaked(this));
+            entry.registry.handOff(entry, () -> entry.leaked(this));
         }
     }
 
@@ -94,7 +97,6 @@ final class LeakRecord extends PhantomReference<Object> {
     }
 
     LeaseHolder toHolder(long now) {
-        return new LeaseHolder(entry.name(), acquiredBy, trace(), Duration.ofNanos(Math.max(0, now - acquiredAt)),
-                state == LEAKED);
+        return new LeaseHolder(entry.name(), acquiredBy, trace(), Duration.ofNanos(Math.max(0, now - acquiredAt)));
     }
 }

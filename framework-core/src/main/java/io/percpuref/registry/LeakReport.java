@@ -4,8 +4,9 @@ import java.util.Objects;
 
 /**
  * A lease that became unreachable without {@link Lease#close()}: its reference on the resource was
- * never put. Delivered through {@link RefListener#onLeak(LeakReport)} and logged at
- * {@code WARNING} with the acquisition trace.
+ * never put. Delivered through {@link RefListener#onLeak(LeakReport)} for every leak; logged at
+ * {@code WARNING} with the acquisition trace for the first leak of each acquisition site (later ones
+ * are summarized, see {@code docs/registry.md}).
  *
  * @param refName          the name of the resource the lease was on
  * @param acquiredBy       the name of the thread that acquired the lease

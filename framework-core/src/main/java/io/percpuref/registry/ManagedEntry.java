@@ -24,24 +24,28 @@ import java.util.concurrent.atomic.AtomicLong;
  * registration; leases are ordinary references ({@code tryGetLive}/{@code put}), so the ref's
  * guarantees (linearizable kill, exactly-once release, confirm before release) are the entry's.
  *
- * <p>State: {@code LIVE -> DYING -> RELEASED}, in {@link #state}. The {@code LIVE -> DYING} CAS in
- * {@link #killIfLive()} elects the one caller that kills the ref, so the ref never sees a second
- * kill from the registry. {@code DYING -> RELEASED} is written by the ref's release callback, the
- * only place that can run once the count reaches zero, after the release action.
+ * <p>State: {@code LIVE -> DYING -> RELEASING -> RELEASED}, in {@link #state}. The
+ * {@code LIVE -> DYING} CAS in {@link #killIfLive()} elects the one caller that kills the ref, so the
+ * ref never sees a second kill from the registry. {@code RELEASING} and {@code RELEASED} are written
+ * by the ref's release callback, the only place that can run once the count reaches zero: before
+ * and after the release action.
  *
- * <p>Ordering of a kill: (1) CAS to DYING, (2) record the kill time, (3) the registry's counters,
- * stuck check and {@code onKilled} listeners, (4) {@code ref.kill(confirm)}. Listeners run before
- * (4) so that {@code onKilled} precedes {@code onConfirmed}/{@code onReleased} even when the callback
- * executor runs callbacks inline. A concurrent acquire may therefore still succeed between (1) and
- * (4); it is concurrent with the kill, and the release waits for it.
+ * <p>Ordering of a kill: (1) CAS to DYING, (2) record the kill time, (3) {@code ref.kill(confirm)},
+ * with the callbacks it triggers held back, (4) the registry's counters, stuck check and
+ * {@code onKilled} listeners, (5) the held-back callbacks go to the callback executor. So the ref is
+ * dead before any user code of the kill runs (a failure in (4) cannot leave a DYING entry with a
+ * live ref), and {@code onKilled} still precedes {@code onConfirmed}/{@code onReleased} even when the
+ * executor runs callbacks inline. An acquire between (1) and (3) may still succeed; it is
+ * concurrent with the kill, and the release waits for it.
  *
- * <p>Release sequence, on the callback executor: release action (failures reported), release time,
- * state RELEASED, then {@link RefRegistry#released}: leave the map (name free), counters, cancel the
+ * <p>Release sequence, on the callback executor: state RELEASING, release action (a failure is
+ * kept and reported), release time, state RELEASED, then {@link RefRegistry#released}: leave the map (name free), counters, cancel the
  * stuck check, {@code onReleased}. The ref's {@code released()} stage, which {@link #released()}
  * returns, completes after all of this.
  *
  * <p>Leak tracking: a tracked lease's {@link LeakRecord} lives in {@link #holders}, created on first
- * use, so entries that never track a lease pay one null field. It is a lock-free skip list keyed by a
+ * use, so entries that never track a lease pay one null field, until the lease is closed or leaks;
+ * an unreclaimed leak is then kept only as a count in {@link #leakSites} (bounded per entry). It is a lock-free skip list keyed by a
  * per-entry sequence number (no {@code synchronized}, unlike a ConcurrentHashMap's bin locks, so a
  * tracked lease never pins a virtual thread).
  */
@@ -50,6 +54,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     private static final VarHandle STATE;
     private static final VarHandle STUCK;
     private static final VarHandle HOLDERS;
+    private static final VarHandle LEAK_SITES;
 
     static {
         try {
@@ -57,6 +62,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
             STATE = lookup.findVarHandle(ManagedEntry.class, "state", RefState.class);
             STUCK = lookup.findVarHandle(ManagedEntry.class, "stuck", int.class);
             HOLDERS = lookup.findVarHandle(ManagedEntry.class, "holders", Holders.class);
+            LEAK_SITES = lookup.findVarHandle(ManagedEntry.class, "leakSites", LeakSites.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -84,20 +90,24 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     /** {@link System#nanoTime()} at registration. */
     private final long registeredAt;
 
-    /** LIVE, DYING or RELEASED; changes by CAS (kill) or by the release callback. */
+    /** LIVE, DYING, RELEASING or RELEASED; changes by CAS (kill) or by the release callback. */
     private volatile RefState state = RefState.LIVE;
     /** nanoTime of the kill; 0 until written, just after the CAS to DYING. */
     private volatile long killedAt;
     /** nanoTime when the release action finished; written before state becomes RELEASED. */
     private volatile long releasedAt;
+    /** What the release action threw, or null; written before state becomes RELEASED. */
+    private Throwable releaseFailure;
     /** Set by the confirm callback: from then on the ref's count no longer includes the initial reference. */
     private volatile boolean confirmed;
     /** NOT_STUCK, STUCK_COUNTED or STUCK_SETTLED; see {@link #markStuck()} and {@link #settleStuck()}. */
     private volatile int stuck;
     /** The pending stuck check, cancelled at release; null until the kill scheduled it. */
     private volatile Future<?> stuckCheck;
-    /** Records of this entry's open (or leaked, unreclaimed) tracked leases; null until the first. */
+    /** Records of this entry's open tracked leases; null until the first. */
     private volatile Holders holders;
+    /** This entry's unreclaimed leaks by acquisition site; null until the first. */
+    private volatile LeakSites leakSites;
 
     ManagedEntry(RefRegistry registry, String name, T resource, ReleaseAction<? super T> releaseAction,
                  int sampling) {
@@ -110,7 +120,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
         this.ref = PercpuRef.builder()
                 .name(name)
                 .onRelease(r -> release())
-                .callbackExecutor(registry.callbackExecutor())
+                .callbackExecutor(task -> registry.execute(this, task))
                 .errorReporter(registry::reportRefError)
                 .build();
     }
@@ -144,6 +154,21 @@ final class ManagedEntry<T> implements ManagedResource<T> {
             registry.rejected();
             return null;
         }
+        return wrap();
+    }
+
+    /**
+     * Another lease on behalf of the holder of an open lease ({@link RefLease#retain()}): an
+     * unconditional get, valid while dying because the caller's reference keeps the count above
+     * zero.
+     */
+    RefLease<T> retained() {
+        ref.get();
+        return wrap();
+    }
+
+    /** Wraps a reference just taken in a lease, tracked or not per the sampling rate. */
+    private RefLease<T> wrap() {
         int n = sampling;
         if (n == 0 || (n > 1 && ThreadLocalRandom.current().nextInt(n) != 0)) {
             return new RefLease<>(this, false);
@@ -162,9 +187,11 @@ final class ManagedEntry<T> implements ManagedResource<T> {
 
     private ResourceUnavailableException unavailable() {
         RefState s = state;
-        return new ResourceUnavailableException(name, s.name(), s == RefState.RELEASED
-                ? "it has been released"
-                : "it has been killed; no new leases are handed out");
+        return new ResourceUnavailableException(name, s.name(), switch (s) {
+            case RELEASED -> "it has been released";
+            case RELEASING -> "it has been killed and its release action is running";
+            default -> "it has been killed; no new leases are handed out";
+        });
     }
 
     // ------------------------------------------------------------------------------------------
@@ -180,15 +207,42 @@ final class ManagedEntry<T> implements ManagedResource<T> {
         return confirmedStage;
     }
 
-    /** Kills this entry if it is live; returns the confirm stage, or null if it was not live. */
+    @Override
+    public Optional<CompletionStage<Void>> tryKill() {
+        return Optional.ofNullable(killIfLive());
+    }
+
+    /**
+     * Kills this entry if it is live; returns the confirm stage, or null if it was not live.
+     *
+     * <p>Order (see the class comment): CAS to DYING, kill the ref, then the bookkeeping (counters,
+     * stuck check, {@code onKilled}). The ref's confirm callback, which the kill triggers, is held
+     * back until the bookkeeping is done ({@link RefRegistry#withDeferredCallbacks}), so
+     * {@code onKilled} still precedes {@code onConfirmed}. If the ref's kill fails before taking
+     * effect, the entry goes back to LIVE; once it took effect, a failure in the bookkeeping (a VM
+     * error in a listener, no memory for the stuck detector's thread) propagates but leaves entry
+     * and ref agreeing: both dying.
+     */
     CompletionStage<Void> killIfLive() {
         if (!STATE.compareAndSet(this, RefState.LIVE, RefState.DYING)) {
             return null;
         }
         killedAt = System.nanoTime();
-        registry.killed(this);
-        // Linearization point of the kill: every tryGetLive() that starts after this returns fails.
-        return ref.kill(r -> confirm());
+        return registry.withDeferredCallbacks(false, () -> {
+            CompletionStage<Void> confirmedStage;
+            try {
+                // Linearization point of the kill: every tryGetLive() that starts after this returns fails.
+                confirmedStage = ref.kill(r -> confirm());
+            } catch (Throwable t) {
+                if (!ref.isDying()) {
+                    killedAt = 0;
+                    state = RefState.LIVE; // the ref is still live: so is the entry
+                }
+                throw t;
+            }
+            registry.killed(this);
+            return confirmedStage;
+        });
     }
 
     /** The ref's one-off confirm callback; runs on the callback executor before release. */
@@ -199,13 +253,15 @@ final class ManagedEntry<T> implements ManagedResource<T> {
 
     /** The ref's release callback: runs once, on the callback executor, when the count reached zero. */
     private void release() {
+        state = RefState.RELEASING;
         try {
             releaseAction.release(resource);
         } catch (Throwable t) {
             if (t instanceof InterruptedException) {
                 Thread.currentThread().interrupt();
             }
-            registry.reportFailure(name, state.name(), "release action threw " + t, t);
+            releaseFailure = t; // published by the write of RELEASED below
+            registry.releaseFailed(this, t);
             if (t instanceof VirtualMachineError) {
                 throw (VirtualMachineError) t;
             }
@@ -245,7 +301,8 @@ final class ManagedEntry<T> implements ManagedResource<T> {
 
     /** @return true once, for the caller that must count and report this entry as stuck */
     boolean markStuck() {
-        return state == RefState.DYING && STUCK.compareAndSet(this, NOT_STUCK, STUCK_COUNTED);
+        RefState s = state;
+        return (s == RefState.DYING || s == RefState.RELEASING) && STUCK.compareAndSet(this, NOT_STUCK, STUCK_COUNTED);
     }
 
     /** Called at release. @return true if the entry had been counted stuck and must be uncounted */
@@ -280,19 +337,41 @@ final class ManagedEntry<T> implements ManagedResource<T> {
         holders.byId.remove(record.id());
     }
 
-    /** A tracked lease was collected without close(); runs on the callback executor. */
+    /**
+     * A tracked lease was collected without close(); runs on the callback executor (or a hand-off
+     * thread). The record leaves the holders either way, so no per-lease record outlives its lease:
+     * an unreclaimed leak is kept only as a count on its acquisition site ({@link LeakSites}).
+     */
     void leaked(LeakRecord record) {
         boolean reclaim = registry.reclaimLeaks();
-        if (reclaim) {
-            holders.byId.remove(record.id());
+        holders.byId.remove(record.id());
+        AcquisitionTrace trace = record.trace();
+        if (!reclaim) {
+            leakSites().add(trace, record.acquiredBy());
         }
-        registry.leaked(this, new LeakReport(name, record.acquiredBy(), record.trace(), reclaim));
+        registry.leaked(this, trace, new LeakReport(name, record.acquiredBy(), trace, reclaim));
         if (reclaim) {
             ref.put(); // the put the leaked lease never made; may be the one that releases
         }
     }
 
-    /** The tracked leases still outstanding (open, or leaked and not reclaimed), longest held first. */
+    private LeakSites leakSites() {
+        LeakSites s = leakSites;
+        if (s != null) {
+            return s;
+        }
+        LeakSites fresh = new LeakSites();
+        LeakSites witness = (LeakSites) LEAK_SITES.compareAndExchange(this, (LeakSites) null, fresh);
+        return witness != null ? witness : fresh;
+    }
+
+    /** The unreclaimed leaks that hold this entry, by acquisition site (bounded, see {@link LeakSite}). */
+    List<LeakSite> leakSiteList() {
+        LeakSites s = leakSites;
+        return s == null ? List.of() : s.toList(name);
+    }
+
+    /** The tracked leases still open, longest held first. */
     List<LeaseHolder> leaseHolders() {
         Holders h = holders;
         if (h == null) {
@@ -316,6 +395,11 @@ final class ManagedEntry<T> implements ManagedResource<T> {
         return state;
     }
 
+    /** What the release action threw, or null (also null until the entry is RELEASED). */
+    Throwable releaseFailure() {
+        return state == RefState.RELEASED ? releaseFailure : null;
+    }
+
     @Override
     public RefInfo info() {
         RefState s = state;
@@ -324,9 +408,9 @@ final class ManagedEntry<T> implements ManagedResource<T> {
             return new RefInfo(name, s, 0, since(registeredAt, released), since(killedAt, released));
         }
         long now = System.nanoTime();
-        long count = ref.approximateCount();
+        long count = s == RefState.RELEASING ? 0 : ref.approximateCount();
         // The initial reference is not a lease: it is held while live and until the kill is confirmed.
-        long inFlight = s == RefState.LIVE || !confirmed ? count - 1 : count;
+        long inFlight = s == RefState.LIVE || (s == RefState.DYING && !confirmed) ? count - 1 : count;
         long killed = killedAt;
         Duration dyingFor = s == RefState.LIVE || killed == 0 ? Duration.ZERO : since(killed, now);
         return new RefInfo(name, s, Math.max(0, inFlight), since(registeredAt, now), dyingFor);
@@ -352,7 +436,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     private static final class Holders {
         /** Source of record ids; touched only by tracked leases of this entry. */
         final AtomicLong nextId = new AtomicLong();
-        /** Open (or leaked, unreclaimed) tracked leases by id; lock-free. */
+        /** Open tracked leases by id; lock-free. */
         final ConcurrentSkipListMap<Long, LeakRecord> byId = new ConcurrentSkipListMap<>();
     }
 }

@@ -38,14 +38,26 @@ public interface ManagedResource<T> {
 
     /**
      * Kills the resource: {@code LIVE -> DYING}. New leases are refused from the moment this
-     * returns; the release action runs once the kill is confirmed and the last outstanding lease is
-     * closed, and then the resource becomes {@link RefState#RELEASED} and leaves the registry.
+     * returns; the release action runs ({@link RefState#RELEASING}) once the kill is confirmed and
+     * the last outstanding lease is closed, and then the resource becomes {@link RefState#RELEASED}
+     * and leaves the registry.
      *
      * @return a stage that completes when the kill is confirmed (strictly before release)
-     * @throws IllegalStateException if the resource is already dying or released (the message names
-     *                               it and its state); nothing changes
+     * @throws IllegalStateException if the resource is already dying, releasing or released (the
+     *                               message names it and its state); nothing changes; see
+     *                               {@link #tryKill()} for callers that may race other killers
      */
     CompletionStage<Void> kill();
+
+    /**
+     * Kills the resource if it is live, like {@link #kill()}, and does nothing otherwise: for callers
+     * that may race other killers (an unload racing a shutdown, two destroy requests). Exactly one of
+     * any number of concurrent calls (and {@link #kill()}s) kills.
+     *
+     * @return the stage that completes when this kill is confirmed (as {@link #kill()} returns) if
+     *         this call killed the resource; empty if it was already dying, releasing or released
+     */
+    Optional<CompletionStage<Void>> tryKill();
 
     /**
      * A stage that completes once the release action has run (normally or not), the entry has left

@@ -52,6 +52,20 @@ final class RefLease<T> implements Lease<T> {
     }
 
     @Override
+    public Lease<T> retain() {
+        try {
+            if (closed != 0) {
+                throw new IllegalStateException("lease of " + entry.describe()
+                        + " is closed: retain() needs an open lease");
+            }
+            return entry.retained();
+        } finally {
+            // This lease's reference must stay counted (not reclaimed as a leak) until the get is done.
+            Reference.reachabilityFence(this);
+        }
+    }
+
+    @Override
     public void close() {
         try {
             // Exactly one closer wins this CAS and puts; later or concurrent closes are no-ops.
@@ -67,6 +81,11 @@ final class RefLease<T> implements Lease<T> {
             // as dead after the last field read, and the leak detector could reclaim (put) it mid-close.
             Reference.reachabilityFence(this);
         }
+    }
+
+    /** The leak-tracking record, or null if this lease is not tracked; for tests that simulate the GC. */
+    LeakRecord leakRecord() {
+        return leak;
     }
 
     /** For example {@code Lease[aio-ctx-7, open]}. */

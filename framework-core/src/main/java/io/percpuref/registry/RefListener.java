@@ -37,7 +37,9 @@ public interface RefListener {
     }
 
     /**
-     * A tracked lease was garbage-collected without being closed; called on the callback executor.
+     * A tracked lease was garbage-collected without being closed; called once per leak, on the
+     * callback executor (on one of the registry's hand-off threads if the executor is direct or
+     * rejects: never on the process-wide leak-detector thread).
      */
     default void onLeak(LeakReport report) {
     }

@@ -4,17 +4,20 @@ import io.percpuref.PercpuRefException;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.SynchronousQueue;
@@ -27,10 +30,12 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * Tracks managed resources by name through their lifecycle ({@link RefState#LIVE LIVE},
- * {@link RefState#DYING DYING}, {@link RefState#RELEASED RELEASED}), hands out {@link Lease}s on
+ * {@link RefState#DYING DYING}, {@link RefState#RELEASING RELEASING},
+ * {@link RefState#RELEASED RELEASED}), hands out {@link Lease}s on
  * them, detects leaked leases and stuck resources, and shuts everything down in one call.
  *
  * <pre>{@code
@@ -46,8 +51,11 @@ import java.util.function.Consumer;
  * }</pre>
  *
  * <p>All methods are thread-safe. See {@code docs/registry.md} for the user guide.
+ *
+ * <p>A registry is {@link AutoCloseable}: {@link #close()} is {@link #shutdown(Duration)} with the
+ * configured {@link Builder#shutdownTimeout(Duration) shutdown timeout}.
  */
-public final class RefRegistry {
+public final class RefRegistry implements AutoCloseable {
 
     /*
      * Implementation overview
@@ -65,7 +73,8 @@ public final class RefRegistry {
      *            fails. Leak tracking of a sampled lease touches the entry's own holder set.
      *
      * Counters   LongAdders (striped, contention-free): live/dying/stuck move with the state
-     *            transitions, kills/releases/rejections/leaks only grow. They are read by
+     *            transitions (dying covers DYING and RELEASING), kills/releases/rejections/leaks/
+     *            releaseFailures only grow. They are read by
      *            PercpuRefMetrics as function-based meters. Sums are NOT snapshots: live + dying may
      *            be briefly off by one while a transition is under way.
      *
@@ -73,9 +82,10 @@ public final class RefRegistry {
      *            each call is isolated (a throwing listener is reported, the rest still run).
      *
      * Shutdown   shutdown() sets `shutdown` (volatile), then kills every entry it finds without
-     *            waiting for any (kill is non-blocking), then waits for all released stages together,
-     *            up to the timeout. A register() racing it re-reads `shutdown` after its
-     *            putIfAbsent and kills its own entry if set: the volatile write/read pair and the
+     *            waiting for any (kill is non-blocking; the callbacks it triggers are deferred, see
+     *            Hand-off), then waits for all released stages together, up to the deadline. A
+     *            register() racing it re-reads `shutdown` after its putIfAbsent and kills its own
+     *            entry if set: the volatile write/read pair and the
      *            CHM insert/iteration form a Dekker pattern, so either shutdown() sees the entry or
      *            register() sees the flag; no entry stays live after shutdown.
      *
@@ -86,7 +96,25 @@ public final class RefRegistry {
      *
      * Callbacks  Confirm and release callbacks, leak handling and release actions run on the
      *            callback executor; the default is a cached pool of daemon threads (idle threads exit
-     *            after 10s), so a release action that blocks delays only its own resource.
+     *            after 10s), so a release action that blocks delays only its own resource. Every
+     *            entry's ref gets execute() as its executor, never the user's executor itself.
+     *
+     * Hand-off   Two threads must never run user code (the executor's execute(), listeners, release
+     *            actions): the process-wide leak detector, which serves every registry, and the
+     *            thread in shutdown(), which owes its caller a deadline. Both hand their work to
+     *            `handoff`, a small pool of daemon threads owned by this registry (unbounded queue,
+     *            idle threads exit), whose threads pass it on to the callback executor. A direct or
+     *            rejecting executor therefore runs user code on a hand-off thread of the same
+     *            registry: it can delay this registry's leak handling, never another registry's.
+     *            shutdown() collects the callbacks its kills trigger in a thread-local Deferral
+     *            instead of executing them, and hands them off once every entry is killed. A
+     *            rejection on any other thread is handed off too, not run inline. (A single kill
+     *            uses a Deferral too, passed on to the executor as usual: see ManagedEntry.)
+     *
+     * Leaks      A leak is counted exactly; LeakLog logs the first leak of each acquisition site in
+     *            full (bounded number of sites) and summarizes the rest at most once a minute; the
+     *            entry keeps unreclaimed leaks only as counts per site (LeakSites, bounded). No
+     *            per-lease record outlives its lease.
      *
      * Limits     snapshot() and the counters are not atomic snapshots. Listener calls are not
      *            ordered across threads beyond the per-resource order registered < killed <
@@ -95,17 +123,27 @@ public final class RefRegistry {
 
     private static final System.Logger LOGGER = System.getLogger(RefRegistry.class.getName());
     private static final AtomicInteger IDS = new AtomicInteger();
-    /** How long the stuck-detector and default callback threads linger when idle. */
+    /** How long the stuck-detector, hand-off and default callback threads linger when idle. */
     private static final long IDLE_THREAD_SECONDS = 10;
+    /** Hand-off threads per registry: how many blocking user callbacks it absorbs before work queues. */
+    private static final int HANDOFF_THREADS = Math.max(2, Math.min(8, Runtime.getRuntime().availableProcessors()));
+    /** The callbacks deferred by the shutdown() running on this thread, if any (see Hand-off). */
+    private static final ThreadLocal<Deferral> DEFERRAL = new ThreadLocal<>();
 
     /** Distinguishes this registry's thread names from other registries'. */
     private final int id = IDS.incrementAndGet();
+    /** The registry's identity, for meters, thread names and log lines. */
+    private final String name;
     /** Non-released entries by name. */
     private final ConcurrentHashMap<String, ManagedEntry<?>> entries = new ConcurrentHashMap<>();
     /** Event listeners, in registration order. */
     private final CopyOnWriteArrayList<RefListener> listeners = new CopyOnWriteArrayList<>();
     /** Runs confirm and release callbacks and leak handling. */
     private final Executor callbackExecutor;
+    /** Whether {@link #callbackExecutor} is the registry's own pool (it never blocks or rejects). */
+    private final boolean ownsCallbackExecutor;
+    /** Registry-owned threads for work the caller's thread must not run (see Hand-off). */
+    private final ThreadPoolExecutor handoff;
     /** The configured leak detection level. */
     private final LeakDetection leakDetection;
     /** Leak tracking rate handed to each entry: 0 none, 1 every lease, n one in n. */
@@ -114,6 +152,8 @@ public final class RefRegistry {
     private final boolean reclaimLeaks;
     /** A ref dying longer than this is stuck. */
     private final Duration stuckThreshold;
+    /** How long {@link #close()} waits. */
+    private final Duration shutdownTimeout;
     /** User error reporter, or null; failures are always logged too. */
     private final Consumer<? super PercpuRefException> errorReporter;
 
@@ -128,7 +168,7 @@ public final class RefRegistry {
 
     /** Entries in LIVE: +1 at register, -1 at kill. */
     private final LongAdder live = new LongAdder();
-    /** Entries in DYING: +1 at kill, -1 at release. */
+    /** Entries in DYING or RELEASING: +1 at kill, -1 at release. */
     private final LongAdder dying = new LongAdder();
     /** Dying entries reported stuck: +1 at the report, -1 at their release. */
     private final LongAdder stuck = new LongAdder();
@@ -140,9 +180,16 @@ public final class RefRegistry {
     private final LongAdder rejections = new LongAdder();
     /** Leaked leases detected so far. */
     private final LongAdder leaks = new LongAdder();
+    /** Release actions that threw so far. */
+    private final LongAdder releaseFailures = new LongAdder();
+    /** Which leaks are logged in full, and the rate limit of the rest. */
+    private final LeakLog leakLog = new LeakLog();
 
     private RefRegistry(Builder b) {
-        this.callbackExecutor = b.callbackExecutor != null ? b.callbackExecutor : defaultCallbackExecutor(id);
+        this.name = b.name;
+        this.ownsCallbackExecutor = b.callbackExecutor == null;
+        this.callbackExecutor = ownsCallbackExecutor ? defaultCallbackExecutor(threadPrefix()) : b.callbackExecutor;
+        this.handoff = handoffPool(threadPrefix());
         this.leakDetection = b.leakDetection;
         this.sampling = switch (b.leakDetection) {
             case DISABLED -> 0;
@@ -151,6 +198,7 @@ public final class RefRegistry {
         };
         this.reclaimLeaks = b.reclaimLeaks;
         this.stuckThreshold = b.stuckThreshold;
+        this.shutdownTimeout = b.shutdownTimeout;
         this.errorReporter = b.errorReporter;
     }
 
@@ -214,6 +262,30 @@ public final class RefRegistry {
     }
 
     /**
+     * Creates a {@link CurrentResource}: one name whose resource is replaced over time by
+     * {@link CurrentResource#swap}, leases always going to the current generation. Its generations
+     * are registered here as {@code <name>#<generation>}, starting with {@code initial} as
+     * {@code <name>#1}.
+     *
+     * @param name      the holder's name (its generations' names are derived from it)
+     * @param initial   the first generation's resource
+     * @param onRelease closes each generation's resource once it has been swapped out (or the holder
+     *                  closed) and drained
+     * @throws NullPointerException     if an argument is null
+     * @throws IllegalArgumentException if {@code name} is blank or {@code <name>#1} is registered
+     * @throws IllegalStateException    if the registry has been shut down
+     */
+    public <T> CurrentResource<T> current(String name, T initial, ReleaseAction<? super T> onRelease) {
+        Objects.requireNonNull(name, "name");
+        if (name.isBlank()) {
+            throw new IllegalArgumentException("current resource name must not be blank, was '" + name + "'");
+        }
+        Objects.requireNonNull(initial, "initial");
+        Objects.requireNonNull(onRelease, "onRelease");
+        return new CurrentHolder<>(this, name, initial, onRelease);
+    }
+
+    /**
      * The live or dying resource registered under {@code name}, if any.
      *
      * @throws NullPointerException if {@code name} is null
@@ -223,6 +295,29 @@ public final class RefRegistry {
         ManagedEntry<?> e = entries.get(name);
         // A RELEASED entry may linger for a moment before its release callback removes it.
         return e == null || e.state() == RefState.RELEASED ? Optional.empty() : Optional.of(e);
+    }
+
+    /**
+     * The live, dying or releasing resource registered under {@code name}, typed: its resource is a
+     * {@code type}.
+     *
+     * @throws NullPointerException     if an argument is null
+     * @throws IllegalArgumentException if a resource of that name exists but is not a {@code type}
+     *                                  (the message names it, its state and both types)
+     */
+    @SuppressWarnings("unchecked") // checked: the resource is an instance of type
+    public <T> Optional<ManagedResource<T>> find(String name, Class<T> type) {
+        Objects.requireNonNull(type, "type");
+        Optional<ManagedResource<?>> found = find(name);
+        if (found.isEmpty()) {
+            return Optional.empty();
+        }
+        ManagedEntry<?> e = (ManagedEntry<?>) found.get();
+        if (!type.isInstance(e.resource)) {
+            throw new IllegalArgumentException(e.describe() + " is a " + e.resource.getClass().getName()
+                    + ", not a " + type.getName());
+        }
+        return Optional.of((ManagedResource<T>) e);
     }
 
     /**
@@ -293,13 +388,84 @@ public final class RefRegistry {
         shutdown = true;
         List<ManagedEntry<?>> candidates = new ArrayList<>(entries.values());
         List<CompletableFuture<Void>> releasedStages = new ArrayList<>(candidates.size());
+        killAll(candidates);
         for (ManagedEntry<?> e : candidates) {
-            e.killIfLive(); // does not wait: the release happens when the last lease closes
             releasedStages.add(e.released().toCompletableFuture());
         }
         awaitAll(releasedStages, deadline - System.nanoTime());
         stopStuckDetector();
         return report(candidates);
+    }
+
+    /**
+     * Kills every live entry of {@code candidates} without running any callback in this thread: the
+     * confirm and release callbacks the kills trigger are collected and handed off only after the
+     * last kill, so no executor or release action can delay a kill or this thread. An error killing
+     * one entry (a VM error in a listener) does not stop the others; the first is rethrown at the end.
+     */
+    private void killAll(List<ManagedEntry<?>> candidates) {
+        Error failure = withDeferredCallbacks(true, () -> {
+            Error first = null;
+            for (ManagedEntry<?> e : candidates) {
+                try {
+                    e.killIfLive(); // does not wait: the release happens when the last lease closes
+                } catch (Error err) {
+                    if (first == null) {
+                        first = err;
+                    }
+                }
+            }
+            return first;
+        });
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    /**
+     * Runs {@code body} with the callbacks that this thread hands to this registry's entries' refs
+     * collected instead of executed, then passes them on: to hand-off threads if {@code handOff}
+     * (shutdown: this thread runs no user code), else to the callback executor as usual (kill: the
+     * callbacks run after the kill's bookkeeping). Nests: an inner call's callbacks, passed on after
+     * the inner body, are collected by the outer one.
+     */
+    <R> R withDeferredCallbacks(boolean handOff, Supplier<R> body) {
+        Deferral deferral = new Deferral(this, handOff);
+        Deferral outer = DEFERRAL.get();
+        DEFERRAL.set(deferral);
+        try {
+            return body.get();
+        } finally {
+            if (outer == null) {
+                DEFERRAL.remove();
+            } else {
+                DEFERRAL.set(outer);
+            }
+            for (int i = 0; i < deferral.tasks.size(); i++) {
+                if (handOff) {
+                    handOff(deferral.entries.get(i), deferral.tasks.get(i));
+                } else {
+                    execute(deferral.entries.get(i), deferral.tasks.get(i));
+                }
+            }
+        }
+    }
+
+    /**
+     * {@link #shutdown(Duration)} with the configured {@link Builder#shutdownTimeout(Duration)
+     * shutdown timeout}, unless the registry is already shut down (then it returns at once: it never
+     * waits twice). If the outcome is not clean, it is logged at {@code WARNING}.
+     */
+    @Override
+    public void close() {
+        if (shutdown) {
+            return;
+        }
+        ShutdownReport report = shutdown(shutdownTimeout);
+        if (!report.isClean()) {
+            LOGGER.log(System.Logger.Level.WARNING, "registry '" + name + "' closed after " + shutdownTimeout
+                    + ": " + report);
+        }
     }
 
     private static void awaitAll(List<CompletableFuture<Void>> stages, long nanos) {
@@ -321,18 +487,25 @@ public final class RefRegistry {
         List<String> releasedNames = new ArrayList<>();
         List<RefInfo> stragglers = new ArrayList<>();
         Map<String, List<LeaseHolder>> holders = new LinkedHashMap<>();
+        Map<String, List<LeakSite>> leakSites = new LinkedHashMap<>();
+        Map<String, Throwable> failures = new TreeMap<>();
         for (ManagedEntry<?> e : candidates) {
             RefInfo info = e.info();
             if (info.state() == RefState.RELEASED) {
                 releasedNames.add(info.name());
+                Throwable failure = e.releaseFailure();
+                if (failure != null) {
+                    failures.put(info.name(), failure);
+                }
             } else {
                 stragglers.add(info);
                 holders.put(info.name(), e.leaseHolders());
+                leakSites.put(info.name(), e.leakSiteList());
             }
         }
         releasedNames.sort(Comparator.naturalOrder());
         stragglers.sort(Comparator.comparing(RefInfo::name));
-        return new ShutdownReport(releasedNames, stragglers, holders);
+        return new ShutdownReport(releasedNames, stragglers, holders, leakSites, failures);
     }
 
     private static long saturatedNanos(Duration d) {
@@ -346,6 +519,11 @@ public final class RefRegistry {
     // ------------------------------------------------------------------------------------------
     // Configuration and counters (read by PercpuRefMetrics and the Spring starter)
     // ------------------------------------------------------------------------------------------
+
+    /** The registry's name ({@link Builder#name(String)}); {@code "default"} unless configured. */
+    public String name() {
+        return name;
+    }
 
     /** Whether {@link #shutdown(Duration)} has been called. */
     public boolean isShutdown() {
@@ -362,12 +540,20 @@ public final class RefRegistry {
         return stuckThreshold;
     }
 
+    /** How long {@link #close()} waits for releases ({@link Builder#shutdownTimeout(Duration)}). */
+    public Duration shutdownTimeout() {
+        return shutdownTimeout;
+    }
+
     /** Number of live resources (approximate while registrations and kills are under way). */
     public long liveCount() {
         return live.sum();
     }
 
-    /** Number of dying resources, stuck ones included (approximate while kills and releases are under way). */
+    /**
+     * Number of dying resources, stuck and {@link RefState#RELEASING releasing} ones included
+     * (approximate while kills and releases are under way).
+     */
     public long dyingCount() {
         return dying.sum();
     }
@@ -397,13 +583,14 @@ public final class RefRegistry {
         return leaks.sum();
     }
 
+    /** Total release actions that threw (the resource still counts as released). */
+    public long releaseFailureCount() {
+        return releaseFailures.sum();
+    }
+
     // ------------------------------------------------------------------------------------------
     // Events from entries (package-private)
     // ------------------------------------------------------------------------------------------
-
-    Executor callbackExecutor() {
-        return callbackExecutor;
-    }
 
     boolean reclaimLeaks() {
         return reclaimLeaks;
@@ -436,26 +623,73 @@ public final class RefRegistry {
         fire("onReleased", e, RefListener::onReleased);
     }
 
-    void leaked(ManagedEntry<?> e, LeakReport report) {
+    void releaseFailed(ManagedEntry<?> e, Throwable failure) {
+        releaseFailures.increment();
+        reportFailure(e.name(), e.state().name(), "release action threw " + failure, failure);
+    }
+
+    void leaked(ManagedEntry<?> e, AcquisitionTrace trace, LeakReport report) {
         leaks.increment();
-        LOGGER.log(System.Logger.Level.WARNING, "LEAK: a lease of " + e.describe()
-                + " was garbage-collected without close(); acquired by thread '" + report.acquiredBy() + "'; "
-                + (report.reclaimed()
-                        ? "its reference was put back (reclaimLeaks)"
-                        : "its reference is lost, so the resource cannot be released (see reclaimLeaks)"),
-                report.acquisitionTrace());
+        if (leakLog.firstAt(Arrays.asList(trace.getStackTrace()))) {
+            LOGGER.log(System.Logger.Level.WARNING, "LEAK: a lease of " + e.describe()
+                    + " was garbage-collected without close(); acquired by thread '" + report.acquiredBy() + "'; "
+                    + (report.reclaimed()
+                            ? "its reference was put back (reclaimLeaks)"
+                            : "its reference is lost, so the resource cannot be released (see reclaimLeaks)")
+                    + ". Further leaks from this acquisition site are only counted (leakCount(), meter "
+                    + "percpu.refs.leaks) and summarized at most once a minute", trace);
+        } else {
+            long unlogged = leakLog.countUnlogged();
+            if (unlogged > 0) {
+                LOGGER.log(System.Logger.Level.WARNING, "LEAK: " + unlogged + " more lease(s) of registry '" + name
+                        + "' garbage-collected without close() since the last summary, from acquisition sites "
+                        + "logged before; the latest: a lease of " + e.describe() + "; " + leakCount()
+                        + " leaks in total");
+            }
+        }
         fire("onLeak", e, report, RefListener::onLeak);
     }
 
-    /** Runs {@code task} for {@code e} on the callback executor, or inline (reported) if the executor rejects it. */
-    void dispatch(ManagedEntry<?> e, Runnable task) {
+    /**
+     * The executor of every entry's ref: runs {@code task} on the callback executor, unless this
+     * thread is killing entries in {@link #shutdown(Duration)}, which defers it (see Hand-off). If the
+     * callback executor rejects the task (throws anything), it is reported and handed off to a
+     * registry thread.
+     */
+    void execute(ManagedEntry<?> e, Runnable task) {
+        Deferral deferral = DEFERRAL.get();
+        // Our own pool never blocks nor runs user code in this thread: shutdown need not defer for it.
+        if (deferral != null && deferral.registry == this && !(deferral.handOff && ownsCallbackExecutor)) {
+            deferral.entries.add(e);
+            deferral.tasks.add(task);
+            return;
+        }
         try {
             callbackExecutor.execute(task);
-        } catch (RejectedExecutionException rejected) {
-            reportFailure(e.name(), e.state().name(), "callback executor rejected a callback; running it inline",
-                    rejected);
-            task.run();
+        } catch (Throwable rejected) { // RejectedExecutionException, or anything else: the callback must not be lost
+            reportFailure(e.name(), e.state().name(), "callback executor " + callbackExecutor
+                    + " rejected a callback (" + rejected + "); running it on a hand-off thread of registry '"
+                    + name + "'", rejected);
+            handoff.execute(task);
         }
+    }
+
+    /**
+     * Runs {@code task} on a registry-owned hand-off thread, which passes it to the callback
+     * executor (and runs it itself if the executor rejects it). Never runs user code in the calling
+     * thread; used by the leak detector and by shutdown().
+     */
+    void handOff(ManagedEntry<?> e, Runnable task) {
+        handoff.execute(() -> {
+            try {
+                callbackExecutor.execute(task);
+            } catch (Throwable rejected) { // as in execute(): the callback must not be lost
+                reportFailure(e.name(), e.state().name(), "callback executor " + callbackExecutor
+                        + " rejected a callback (" + rejected + "); running it on hand-off thread '"
+                        + Thread.currentThread().getName() + "'", rejected);
+                task.run();
+            }
+        });
     }
 
     /** Receives the problems of the entries' refs (over-puts, rejected callbacks). */
@@ -541,7 +775,7 @@ public final class RefRegistry {
         detectorLock.lock();
         try {
             if (stuckDetector == null && !detectorStopped) {
-                stuckDetector = newStuckDetector(id);
+                stuckDetector = newStuckDetector(threadPrefix());
             }
             return stuckDetector;
         } finally {
@@ -569,9 +803,9 @@ public final class RefRegistry {
         return d != null && !d.isTerminated();
     }
 
-    private static ScheduledThreadPoolExecutor newStuckDetector(int registryId) {
+    private static ScheduledThreadPoolExecutor newStuckDetector(String prefix) {
         ScheduledThreadPoolExecutor d = new ScheduledThreadPoolExecutor(1,
-                daemonThreads("percpu-ref-stuck-detector-" + registryId, false));
+                daemonThreads(prefix + "-stuck-detector", false));
         d.setRemoveOnCancelPolicy(true);
         d.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
         // A registry dropped without shutdown() must not leave its thread behind forever.
@@ -580,9 +814,36 @@ public final class RefRegistry {
         return d;
     }
 
-    private static Executor defaultCallbackExecutor(int registryId) {
+    /** For example {@code percpu-ref-default-3}: the registry's name plus a number unique in the process. */
+    private String threadPrefix() {
+        return "percpu-ref-" + name + "-" + id;
+    }
+
+    private static Executor defaultCallbackExecutor(String prefix) {
         return new ThreadPoolExecutor(0, Integer.MAX_VALUE, IDLE_THREAD_SECONDS, TimeUnit.SECONDS,
-                new SynchronousQueue<>(), daemonThreads("percpu-ref-callback-" + registryId, true));
+                new SynchronousQueue<>(), daemonThreads(prefix + "-callback", true));
+    }
+
+    private static ThreadPoolExecutor handoffPool(String prefix) {
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(HANDOFF_THREADS, HANDOFF_THREADS, IDLE_THREAD_SECONDS,
+                TimeUnit.SECONDS, new LinkedBlockingQueue<>(), daemonThreads(prefix + "-handoff", true));
+        pool.allowCoreThreadTimeOut(true); // no thread until there is work, none left when idle
+        return pool;
+    }
+
+    /** Callbacks collected by {@link #withDeferredCallbacks} on one thread (see Hand-off). */
+    private static final class Deferral {
+        final RefRegistry registry;
+        /** Pass the callbacks to hand-off threads (shutdown) rather than to the callback executor (kill). */
+        final boolean handOff;
+        /** The entry of each task, for error reports. */
+        final List<ManagedEntry<?>> entries = new ArrayList<>();
+        final List<Runnable> tasks = new ArrayList<>();
+
+        Deferral(RefRegistry registry, boolean handOff) {
+            this.registry = registry;
+            this.handOff = handOff;
+        }
     }
 
     private static ThreadFactory daemonThreads(String name, boolean numbered) {
@@ -609,21 +870,48 @@ public final class RefRegistry {
      * Configures a {@link RefRegistry}. Every option has a default; a builder may be reused.
      */
     public static final class Builder {
+        private String name = "default";
         private Executor callbackExecutor;
         private LeakDetection leakDetection = LeakDetection.SIMPLE;
         private int leakSamplingInterval = 128;
         private boolean reclaimLeaks;
         private Duration stuckThreshold = Duration.ofSeconds(60);
+        private Duration shutdownTimeout = Duration.ofSeconds(30);
         private Consumer<? super PercpuRefException> errorReporter;
 
         private Builder() {
         }
 
         /**
+         * The registry's identity: {@code io.percpuref.micrometer.PercpuRefMetrics} tags every meter with
+         * {@code registry}=this name, and thread and log names include it. Give each registry
+         * of a process its own name. Default {@code "default"}.
+         *
+         * @throws NullPointerException     if {@code name} is null
+         * @throws IllegalArgumentException if {@code name} is blank
+         */
+        public Builder name(String name) {
+            Objects.requireNonNull(name, "name");
+            if (name.isBlank()) {
+                throw new IllegalArgumentException("registry name must not be blank, was '" + name + "'");
+            }
+            this.name = name;
+            return this;
+        }
+
+        /**
          * Where confirm and release callbacks, release actions and leak handling run. Default: a
          * cached pool of daemon threads owned by the registry (idle threads exit after 10 seconds),
-         * so that a release action that blocks delays only its own resource. If the executor rejects
-         * a task, it runs inline and the rejection is reported.
+         * so that a release action that blocks delays only its own resource.
+         *
+         * <p>The executor is never called from the process-wide leak-detector thread nor from a
+         * thread in {@link RefRegistry#shutdown(Duration)}: that work first goes to a few hand-off
+         * threads owned by this registry, which then call the executor. So with a direct executor
+         * ({@code Runnable::run}) leak handling and the releases that shutdown triggers run on those
+         * hand-off threads (a blocking release action occupies one of them and can delay this
+         * registry's leak handling, never another registry's), and everything else runs in the
+         * thread that triggers it (for example the thread closing the last lease). If the executor
+         * rejects a task (throws), the rejection is reported and the task runs on a hand-off thread.
          *
          * @throws NullPointerException if {@code executor} is null
          */
@@ -679,6 +967,22 @@ public final class RefRegistry {
                 throw new IllegalArgumentException("stuck threshold must be positive, was " + threshold);
             }
             this.stuckThreshold = threshold;
+            return this;
+        }
+
+        /**
+         * How long {@link RefRegistry#close()} waits for the resources to be released. Default 30
+         * seconds. ({@link RefRegistry#shutdown(Duration)} takes its own timeout.)
+         *
+         * @throws NullPointerException     if {@code timeout} is null
+         * @throws IllegalArgumentException if {@code timeout} is negative
+         */
+        public Builder shutdownTimeout(Duration timeout) {
+            Objects.requireNonNull(timeout, "timeout");
+            if (timeout.isNegative()) {
+                throw new IllegalArgumentException("shutdown timeout must not be negative, was " + timeout);
+            }
+            this.shutdownTimeout = timeout;
             return this;
         }
 

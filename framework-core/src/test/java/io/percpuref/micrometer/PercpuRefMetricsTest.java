@@ -212,7 +212,7 @@ class PercpuRefMetricsTest {
         bindWithPerRefGauges();
         register("a").acquire();
 
-        assertThat(meters.getMeters()).hasSize(10)
+        assertThat(meters.getMeters()).hasSize(11)
                 .allSatisfy(m -> assertThat(m.getId().getDescription()).as(m.getId().getName()).isNotBlank());
     }
 
@@ -229,12 +229,12 @@ class PercpuRefMetricsTest {
     void optionTagsApplyToEveryMeter() {
         new PercpuRefMetrics(registry, PercpuRefMetrics.Options.defaults()
                 .perRefMetrics(true)
-                .tags(Tags.of("registry", "aio")))
+                .tags(Tags.of("pool", "aio")))
                 .bindTo(meters);
         register("a");
 
         assertThat(meters.getMeters()).extracting(Meter::getId)
-                .allSatisfy(id -> assertThat(id.getTag("registry")).isEqualTo("aio"));
+                .allSatisfy(id -> assertThat(id.getTag("pool")).isEqualTo("aio"));
     }
 
     @Test

@@ -33,17 +33,18 @@ class PrometheusExpositionTest {
         String scrape = prometheus.scrape();
 
         assertThat(scrape.lines()).contains(
-                "percpu_refs{state=\"live\"} 1.0",
-                "percpu_refs{state=\"dying\"} 1.0",
-                "percpu_refs_stuck 0.0",
-                "percpu_refs_kills_total 2.0",
-                "percpu_refs_releases_total 1.0",
-                "percpu_refs_rejections_total 1.0",
-                "percpu_refs_leaks_total 0.0",
-                "percpu_refs_confirm_latency_seconds_count 2",
-                "percpu_refs_drain_latency_seconds_count 1",
-                "percpu_refs_in_flight{ref=\"aio-ctx-7\"} 1.0",
-                "percpu_refs_in_flight{ref=\"aio-ctx-8\"} 1.0");
+                "percpu_refs{registry=\"default\",state=\"live\"} 1.0",
+                "percpu_refs{registry=\"default\",state=\"dying\"} 1.0",
+                "percpu_refs_stuck{registry=\"default\"} 0.0",
+                "percpu_refs_kills_total{registry=\"default\"} 2.0",
+                "percpu_refs_releases_total{registry=\"default\"} 1.0",
+                "percpu_refs_rejections_total{registry=\"default\"} 1.0",
+                "percpu_refs_leaks_total{registry=\"default\"} 0.0",
+                "percpu_refs_release_failures_total{registry=\"default\"} 0.0",
+                "percpu_refs_confirm_latency_seconds_count{registry=\"default\"} 2",
+                "percpu_refs_drain_latency_seconds_count{registry=\"default\"} 1",
+                "percpu_refs_in_flight{ref=\"aio-ctx-7\",registry=\"default\"} 1.0",
+                "percpu_refs_in_flight{ref=\"aio-ctx-8\",registry=\"default\"} 1.0");
         assertThat(scrape).contains("# HELP percpu_refs_kills_total ", "# TYPE percpu_refs_kills_total counter",
                 "# TYPE percpu_refs gauge", "percpu_refs_confirm_latency_seconds_sum",
                 "percpu_refs_drain_latency_seconds_max");

@@ -11,6 +11,13 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+/**
+ * Leak detection through the real path: the GC finds the dropped lease and enqueues its record.
+ * These tests therefore depend on {@code System.gc()} being honoured (they time out under
+ * {@code -XX:+DisableExplicitGC} or a collector that ignores it); the tests that must not, simulate
+ * the collection instead ({@link Leaks#simulateCollection}, used by {@link LeakFloodTest} and
+ * {@link CallbackIsolationTest}).
+ */
 class LeakDetectionTest {
 
     private final RecordingListener recorder = new RecordingListener();
@@ -113,8 +120,9 @@ class LeakDetectionTest {
 
         ShutdownReport report = registry.shutdown(Duration.ofMillis(50));
 
-        assertThat(report.holders("leaky")).singleElement().satisfies(holder -> assertThat(holder.leaked()).isTrue());
-        assertThat(report.toString()).contains("leaked lease (never closed)");
+        assertThat(report.holders("leaky")).isEmpty();
+        assertThat(report.leakSites("leaky")).singleElement().satisfies(site -> assertThat(site.count()).isEqualTo(1));
+        assertThat(report.toString()).contains("1 leaked lease (never closed)");
     }
 
     @Test

@@ -36,7 +36,7 @@ public class PercpuRefsHealthIndicator implements HealthIndicator {
         Duration threshold = this.registry.stuckThreshold();
         Map<String, Object> stuck = new LinkedHashMap<>();
         for (RefInfo info : this.registry.snapshot()) {
-            if (info.state() == RefState.DYING && info.dyingFor().compareTo(threshold) >= 0) {
+            if (info.state() != RefState.LIVE && info.dyingFor().compareTo(threshold) >= 0) { // DYING or RELEASING
                 Map<String, Object> details = new LinkedHashMap<>();
                 details.put("inFlight", info.inFlight());
                 details.put("dyingFor", info.dyingFor().toString());

@@ -196,12 +196,9 @@ public final class Aio implements AutoCloseable {
             throw new AioException(AioException.Reason.UNKNOWN_CONTEXT, ctxId, "no such context");
         }
         int inFlight = p.context().inFlight();
-        CompletionStage<Void> confirmed;
-        try {
-            confirmed = p.handle().kill(); // percpu_ref_kill(): no new reference from here on
-        } catch (IllegalStateException alreadyKilled) {
-            throw new AioException(AioException.Reason.UNKNOWN_CONTEXT, ctxId, "already being destroyed");
-        }
+        // percpu_ref_kill(): no new reference from here on; empty if a concurrent call killed it first
+        CompletionStage<Void> confirmed = p.handle().tryKill().orElseThrow(() ->
+                new AioException(AioException.Reason.UNKNOWN_CONTEXT, ctxId, "already being destroyed"));
         // Confirm: unpublish the id. Waiting for it does not wait for in-flight I/O, only for the
         // registry's callback executor to run the confirmation (the kill never waits for holders).
         confirmed.thenRun(() -> table.remove(ctxId, p)).toCompletableFuture().join();

@@ -24,7 +24,7 @@ final class MetricsReport {
                 .sorted(Comparator.comparing(MetricsReport::label))
                 .toList();
         for (Meter m : sorted) {
-            out.printf("  %-36s %s%n", label(m), value(m));
+            out.printf("  %-44s %s%n", label(m), value(m));
         }
     }
 

@@ -163,7 +163,7 @@ final class Workload {
     Result run() throws IOException, InterruptedException {
         Path dir = Files.createTempDirectory(options.dir(), "percpu-aio-");
         ExecutorService io = Executors.newFixedThreadPool(options.ioThreads(), daemonThreads("aio-io"));
-        RefRegistry registry = RefRegistry.builder().build();
+        RefRegistry registry = RefRegistry.builder().name("aio").build(); // every meter tagged registry=aio
         SimpleMeterRegistry meters = new SimpleMeterRegistry();
         new PercpuRefMetrics(registry).bindTo(meters);
         printHeader(dir);

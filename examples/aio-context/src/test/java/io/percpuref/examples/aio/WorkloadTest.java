@@ -53,10 +53,10 @@ class WorkloadTest {
                 .containsPattern("progress run +100% +400/400 requests")
                 .containsPattern("progress verify +100%")
                 .contains("requests  400 issued")
-                .containsPattern("percpu\\.refs\\.kills +4\\R")
-                .containsPattern("percpu\\.refs\\.releases +4\\R")
-                .containsPattern("percpu\\.refs\\.drain\\.latency +count 4,")
-                .containsPattern("percpu\\.refs\\{state=live} +0\\R")
+                .containsPattern("percpu\\.refs\\.kills\\{registry=aio} +4\\R")
+                .containsPattern("percpu\\.refs\\.releases\\{registry=aio} +4\\R")
+                .containsPattern("percpu\\.refs\\.drain\\.latency\\{registry=aio} +count 4,")
+                .containsPattern("percpu\\.refs\\{registry=aio,state=live} +0\\R")
                 .contains("result: OK")
                 .doesNotContain("\r");
         try (Stream<Path> left = Files.list(dir)) {

@@ -1,11 +1,13 @@
 package io.percpuref.examples.modules;
 
+import io.percpuref.registry.CurrentResource;
 import io.percpuref.registry.Lease;
 import io.percpuref.registry.ManagedResource;
 import io.percpuref.registry.RefRegistry;
 
 import java.io.IOException;
 import java.net.URL;
+import java.net.URLConnection;
 import java.net.URLClassLoader;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,14 +38,17 @@ import java.util.concurrent.atomic.LongAdder;
  * }</pre>
  *
  * <h2>How it works</h2>
+ * Each module name is a {@link CurrentResource} of the {@link RefRegistry}: one name whose resource
+ * (the loaded version) is replaced over time, each version registered as {@code "<name>#<n>"}.
  * <ul>
  *   <li>{@link #load}: reads the jar's {@link ModuleDescriptor}, creates a {@link URLClassLoader} for
- *   it (parent: the host's loader), instantiates the module class, runs its {@code init}, registers
- *   it in the {@link RefRegistry} as {@code "<name>#<generation>"} and publishes it by name.</li>
- *   <li>{@link #tryModuleGet}: a lease on the published module ({@code tryGetLive}); fails once it
- *   is killed. A caller that races a reload, and finds the old version already killed, retries on
- *   the new one, so callers never see a gap during a reload.</li>
- *   <li>{@link #unload} and the old side of {@link #reload}: unpublish, then kill. Calls already
+ *   it (parent: the host's loader), instantiates the module class, runs its {@code init}, and
+ *   publishes it as a new {@code CurrentResource} under its name.</li>
+ *   <li>{@link #tryModuleGet}: a lease on the current version ({@link CurrentResource#acquire()}:
+ *   {@code tryGetLive}, retried on the new version if a reload killed the one it read), so callers
+ *   never see a gap during a reload; empty once the module is unloaded.</li>
+ *   <li>{@link #reload}: {@link CurrentResource#swap}: the new version becomes current, the old one is
+ *   killed. {@link #unload}: unpublish the name, then {@link CurrentResource#close()}. Calls already
  *   holding a reference finish; the release action ({@code LoadedModule.unload}) then runs the
  *   module's {@code exit} and closes its class loader, once. With no reference left, nothing of the
  *   module is reachable and its classes can be unloaded by the garbage collector.</li>
@@ -61,18 +66,14 @@ public final class ModuleTable implements AutoCloseable {
     /** How long {@link #close()} waits for the modules it unloads to be released. */
     private static final long CLOSE_TIMEOUT_SECONDS = 30;
 
-    /** Published modules by name: the current version of each. */
-    private final ConcurrentHashMap<String, Entry> published = new ConcurrentHashMap<>();
-    /** Numbers the loads; makes registry names unique across reloads of the same version. */
+    /** Loaded modules by name: each a holder of its current version. */
+    private final ConcurrentHashMap<String, CurrentResource<LoadedModule>> published = new ConcurrentHashMap<>();
+    /** Numbers the loads, for class loader names (unique across reloads of the same version). */
     private final AtomicLong generations = new AtomicLong();
     /** Calls that met a closed class loader, and unloads that found a call running: must stay 0. */
     private final LongAdder violations = new LongAdder();
     /** Tracks every loaded version and runs the unloads. */
     private final RefRegistry registry;
-
-    /** A loaded module and its handle in the registry, as the table holds them. */
-    private record Entry(ManagedResource<LoadedModule> handle, LoadedModule module) {
-    }
 
     /**
      * @param registry where the modules are registered; not shut down by {@link #close()}
@@ -80,6 +81,11 @@ public final class ModuleTable implements AutoCloseable {
      */
     public ModuleTable(RefRegistry registry) {
         this.registry = Objects.requireNonNull(registry, "registry");
+        // A module's getResourceAsStream opens its jar through the JVM-wide jar cache, and closing a
+        // URLClassLoader closes the cached JarFiles it used: two loaded versions of the same jar (a
+        // reload back to an older version) would share one, and unloading the old one would break
+        // reads of the new one. Uncached, each loader reads through its own JarFile.
+        URLConnection.setDefaultUseCaches("jar", false);
     }
 
     /**
@@ -97,9 +103,16 @@ public final class ModuleTable implements AutoCloseable {
         if (published.containsKey(d.name())) {
             throw new IllegalStateException("module '" + d.name() + "' is already loaded");
         }
-        Entry entry = register(d);
-        if (published.putIfAbsent(d.name(), entry) != null) {
-            entry.handle().kill(); // lost a race with another load: unload ours (nobody can hold it)
+        LoadedModule module = instantiate(d);
+        CurrentResource<LoadedModule> holder;
+        try {
+            holder = registry.current(d.name(), module, LoadedModule::unload);
+        } catch (RuntimeException e) {
+            module.unload(); // never published: nobody can hold it
+            throw e;
+        }
+        if (published.putIfAbsent(d.name(), holder) != null) {
+            holder.close(); // lost a race with another load: unload ours (nobody can hold it)
             throw new IllegalStateException("module '" + d.name() + "' is already loaded");
         }
         return d;
@@ -111,24 +124,28 @@ public final class ModuleTable implements AutoCloseable {
      * its in-flight calls have returned.
      *
      * @return a stage that completes when the old version has been unloaded
-     * @throws ModuleNotLoadedException if no module of the jar's name is loaded (the new one is
-     *                                  unloaded again)
+     * @throws ModuleNotLoadedException if no module of the jar's name is loaded
      * @throws IllegalArgumentException if the jar is not a valid module jar
      * @throws IOException              if the jar cannot be read
      */
     public CompletionStage<Unloaded> reload(Path jar) throws IOException {
         ModuleDescriptor d = ModuleDescriptor.read(jar);
-        Entry entry = register(d);
-        for (;;) {
-            Entry old = published.get(d.name());
-            if (old == null) {
-                entry.handle().kill();
-                throw new ModuleNotLoadedException(d.name());
-            }
-            if (published.replace(d.name(), old, entry)) {
-                return retire(old); // after the swap: a caller that finds `old` killed retries on `entry`
-            }
+        CurrentResource<LoadedModule> holder = published.get(d.name());
+        if (holder == null) {
+            throw new ModuleNotLoadedException(d.name());
         }
+        ManagedResource<LoadedModule> oldHandle = holder.current();
+        LoadedModule old = peek(oldHandle).orElseThrow(() -> new ModuleNotLoadedException(d.name()));
+        LoadedModule module = instantiate(d);
+        long inFlight = oldHandle.info().inFlight(); // live: exact while no call starts or ends
+        CompletionStage<Void> oldReleased;
+        try {
+            oldReleased = holder.swap(module); // the new version is current; the old one is killed
+        } catch (IllegalStateException unloadedMeanwhile) {
+            module.unload(); // never published: nobody can hold it
+            throw new ModuleNotLoadedException(d.name());
+        }
+        return retired(old, oldHandle, inFlight, oldReleased);
     }
 
     /**
@@ -140,11 +157,18 @@ public final class ModuleTable implements AutoCloseable {
      * @throws ModuleNotLoadedException if no module of that name is loaded
      */
     public CompletionStage<Unloaded> unload(String name) {
-        Entry entry = published.remove(Objects.requireNonNull(name, "name"));
-        if (entry == null) {
+        CurrentResource<LoadedModule> holder = published.remove(Objects.requireNonNull(name, "name"));
+        if (holder == null) {
             throw new ModuleNotLoadedException(name);
         }
-        return retire(entry);
+        ManagedResource<LoadedModule> handle = holder.current();
+        Optional<LoadedModule> module = peek(handle);
+        long inFlight = handle.info().inFlight();
+        CompletionStage<Void> released = holder.close(); // no new reference from here on
+        return module.isPresent() ? retired(module.get(), handle, inFlight, released)
+                : released.thenApply(r -> { // already killed by a registry shutdown
+                    throw new ModuleNotLoadedException(name);
+                });
     }
 
     /**
@@ -155,21 +179,8 @@ public final class ModuleTable implements AutoCloseable {
      * @throws NullPointerException if {@code name} is null
      */
     public Optional<ModuleRef> tryModuleGet(String name) {
-        Objects.requireNonNull(name, "name");
-        for (;;) {
-            Entry entry = published.get(name);
-            if (entry == null) {
-                return Optional.empty();
-            }
-            Optional<Lease<LoadedModule>> lease = entry.handle().tryAcquire(); // tryGetLive
-            if (lease.isPresent()) {
-                return Optional.of(new ModuleRef(lease.get()));
-            }
-            if (published.get(name) == entry) {
-                return Optional.empty(); // killed, not yet replaced or removed: going away
-            }
-            // replaced by a reload since we looked it up: try the new version
-        }
+        CurrentResource<LoadedModule> holder = published.get(Objects.requireNonNull(name, "name"));
+        return holder == null ? Optional.empty() : holder.tryAcquire().map(ModuleRef::new);
     }
 
     /** {@code module_put}: the same as {@link ModuleRef#close()}. */
@@ -191,14 +202,19 @@ public final class ModuleTable implements AutoCloseable {
 
     /** The published version of {@code name}, if loaded. */
     public Optional<ModuleDescriptor> descriptor(String name) {
-        Entry entry = published.get(Objects.requireNonNull(name, "name"));
-        return entry == null ? Optional.empty() : Optional.of(entry.module().descriptor);
+        return tryModuleGet(name).map(ref -> {
+            try (ref) {
+                return ref.module();
+            }
+        });
     }
 
     /** The published modules, in name order; a moment's reading. */
     public List<ModuleDescriptor> loaded() {
         List<ModuleDescriptor> list = new ArrayList<>();
-        published.values().forEach(e -> list.add(e.module().descriptor));
+        for (String name : published.keySet()) {
+            descriptor(name).ifPresent(list::add);
+        }
         list.sort(Comparator.comparing(ModuleDescriptor::name));
         return list;
     }
@@ -231,8 +247,8 @@ public final class ModuleTable implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------
 
-    /** Loads {@code d}'s jar in a new class loader, runs the module's init, and registers it (unpublished). */
-    private Entry register(ModuleDescriptor d) throws IOException {
+    /** Loads {@code d}'s jar in a new class loader and runs the module's init (unpublished). */
+    private LoadedModule instantiate(ModuleDescriptor d) throws IOException {
         long generation = generations.incrementAndGet();
         URLClassLoader loader = new URLClassLoader("module " + d.name() + "-" + d.version() + "#" + generation,
                 new URL[] {d.jar().toUri().toURL()}, LoadableModule.class.getClassLoader());
@@ -248,8 +264,7 @@ public final class ModuleTable implements AutoCloseable {
             }
             LoadableModule instance = type.asSubclass(LoadableModule.class).getConstructor().newInstance();
             instance.init(); // module_init
-            LoadedModule module = new LoadedModule(d, generation, loader, instance, violations);
-            return new Entry(registry.register(d.name() + "#" + generation, module, LoadedModule::unload), module);
+            return new LoadedModule(d, generation, loader, instance, violations);
         } catch (ReflectiveOperationException | LinkageError e) {
             loader.close();
             throw new IllegalArgumentException("cannot load module " + d + " from " + d.jar() + ": " + e, e);
@@ -259,13 +274,23 @@ public final class ModuleTable implements AutoCloseable {
         }
     }
 
-    /** Kills an unpublished module; the stage completes once it is unloaded. */
-    private static CompletionStage<Unloaded> retire(Entry entry) {
-        ManagedResource<LoadedModule> handle = entry.handle();
-        LoadedModule module = entry.module();
-        handle.kill(); // no new reference from here on; the unload runs after the last module_put
-        long inFlight = handle.info().inFlight();
-        return handle.released().thenApply(released ->
+    /** The module a handle holds, read under a lease; empty if it is no longer live. */
+    private static Optional<LoadedModule> peek(ManagedResource<LoadedModule> handle) {
+        return handle.tryAcquire().map(lease -> {
+            try (Lease<LoadedModule> l = lease) {
+                return l.resource();
+            }
+        });
+    }
+
+    /**
+     * What the retirement of {@code module} (just killed, with {@code inFlight} calls read just before
+     * the kill) reports once it is unloaded. (Read after the kill, the in-flight count can include
+     * the ref's initial reference for a moment, until the confirmation has dropped it.)
+     */
+    private static CompletionStage<Unloaded> retired(LoadedModule module, ManagedResource<LoadedModule> handle,
+                                                     long inFlight, CompletionStage<Void> released) {
+        return released.thenApply(r ->
                 new Unloaded(module.descriptor, module.calls(), inFlight, handle.info().dyingFor()));
     }
 }

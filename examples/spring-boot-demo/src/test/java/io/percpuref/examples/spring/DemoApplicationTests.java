@@ -94,17 +94,17 @@ class DemoApplicationTests {
         HttpResponse<String> scrape = get("/actuator/prometheus");
         assertThat(scrape.statusCode()).isEqualTo(200);
         assertThat(scrape.body())
-                .containsPattern("percpu_refs\\{application=\"percpu-ref-demo\",state=\"live\"} [1-9]")
-                .contains("percpu_refs{application=\"percpu-ref-demo\",state=\"dying\"}")
-                .contains("percpu_refs_stuck{application=\"percpu-ref-demo\"}")
-                .contains("percpu_refs_kills_total{application=\"percpu-ref-demo\"}")
-                .contains("percpu_refs_releases_total{application=\"percpu-ref-demo\"}")
-                .contains("percpu_refs_rejections_total{application=\"percpu-ref-demo\"}")
-                .contains("percpu_refs_leaks_total{application=\"percpu-ref-demo\"}")
-                .contains("percpu_refs_confirm_latency_seconds_bucket{application=\"percpu-ref-demo\",le=")
-                .contains("percpu_refs_drain_latency_seconds_bucket{application=\"percpu-ref-demo\",le=")
-                .contains("percpu_refs_drain_latency_seconds_max{application=\"percpu-ref-demo\"}")
-                .contains("percpu_refs_in_flight{application=\"percpu-ref-demo\",ref=\"catalog\"}");
+                .containsPattern("percpu_refs\\{application=\"percpu-ref-demo\",registry=\"default\",state=\"live\"} [1-9]")
+                .contains("percpu_refs{application=\"percpu-ref-demo\",registry=\"default\",state=\"dying\"}")
+                .contains("percpu_refs_stuck{application=\"percpu-ref-demo\",registry=\"default\"}")
+                .contains("percpu_refs_kills_total{application=\"percpu-ref-demo\",registry=\"default\"}")
+                .contains("percpu_refs_releases_total{application=\"percpu-ref-demo\",registry=\"default\"}")
+                .contains("percpu_refs_rejections_total{application=\"percpu-ref-demo\",registry=\"default\"}")
+                .contains("percpu_refs_leaks_total{application=\"percpu-ref-demo\",registry=\"default\"}")
+                .contains("percpu_refs_confirm_latency_seconds_bucket{application=\"percpu-ref-demo\",registry=\"default\",le=")
+                .contains("percpu_refs_drain_latency_seconds_bucket{application=\"percpu-ref-demo\",registry=\"default\",le=")
+                .contains("percpu_refs_drain_latency_seconds_max{application=\"percpu-ref-demo\",registry=\"default\"}")
+                .contains("percpu_refs_in_flight{application=\"percpu-ref-demo\",ref=\"catalog\",registry=\"default\"}");
     }
 
     @Test
@@ -115,7 +115,7 @@ class DemoApplicationTests {
         assertThat(put("/shards/idle/k", "v").statusCode()).isEqualTo(204);
         assertThat(get("/shards/idle/k").body()).isEqualTo("v");
         assertThat(get("/actuator/prometheus").body())
-                .contains("percpu_refs_in_flight{application=\"percpu-ref-demo\",ref=\"idle\"} 0.0");
+                .contains("percpu_refs_in_flight{application=\"percpu-ref-demo\",ref=\"idle\",registry=\"default\"} 0.0");
 
         HttpResponse<String> killed = send(request("/shards/idle").DELETE().build());
         assertThat(killed.statusCode()).isEqualTo(200);
@@ -199,7 +199,7 @@ class DemoApplicationTests {
     }
 
     private static double sample(String scrape, String name) {
-        Matcher sample = Pattern.compile("(?m)^" + name + "\\{application=\"percpu-ref-demo\"} (\\S+)$").matcher(scrape);
+        Matcher sample = Pattern.compile("(?m)^" + name + "\\{application=\"percpu-ref-demo\",registry=\"default\"} (\\S+)$").matcher(scrape);
         assertThat(sample.find()).as("%s in the scrape", name).isTrue();
         return Double.parseDouble(sample.group(1));
     }

@@ -14,8 +14,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The shape of {@code docs/grafana/percpu-ref-dashboard.json}: Grafana's shareable export form with
- * a {@code DS_PROMETHEUS} input, the {@code application} and {@code instance} variables, and every
- * query filtered by both. (That its queries work and its metrics exist is
+ * a {@code DS_PROMETHEUS} input, the {@code application}, {@code instance} and {@code registry}
+ * variables, and every query filtered by all three. (That its queries work and its metrics exist is
  * {@link PrometheusEndToEndTest}'s job.)
  */
 class GrafanaDashboardTests {
@@ -46,16 +46,18 @@ class GrafanaDashboardTests {
     }
 
     @Test
-    void hasApplicationAndInstanceVariablesFromLabelValues() {
+    void hasApplicationInstanceAndRegistryVariablesFromLabelValues() {
         JsonNode variables = dashboard.json().path("templating").path("list");
         assertThat(variables.get(0).path("name").asString()).isEqualTo("application");
         assertThat(variables.get(1).path("name").asString()).isEqualTo("instance");
+        assertThat(variables.get(2).path("name").asString()).isEqualTo("registry");
         assertThat(dashboard.variableQueries()).containsExactly("label_values(percpu_refs, application)",
-                "label_values(percpu_refs{application=\"$application\"}, instance)");
+                "label_values(percpu_refs{application=\"$application\"}, instance)",
+                "label_values(percpu_refs{application=\"$application\", instance=~\"$instance\"}, registry)");
     }
 
     @Test
-    void everySelectorIsFilteredByApplicationAndInstance() {
+    void everySelectorIsFilteredByApplicationInstanceAndRegistry() {
         assertThat(dashboard.targets()).hasSizeGreaterThanOrEqualTo(12);
         for (GrafanaDashboard.Target target : dashboard.targets()) {
             String expr = target.expr();
@@ -69,7 +71,8 @@ class GrafanaDashboardTests {
             Matcher selector = GrafanaDashboard.SELECTOR.matcher(expr);
             while (selector.find()) {
                 assertThat(selector.group(1)).as("%s: %s", target.panelTitle(), expr)
-                        .contains("application=\"$application\"").contains("instance=~\"$instance\"");
+                        .contains("application=\"$application\"").contains("instance=~\"$instance\"")
+                        .contains("registry=~\"$registry\"");
             }
         }
     }

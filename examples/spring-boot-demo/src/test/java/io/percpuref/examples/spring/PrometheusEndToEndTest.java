@@ -191,6 +191,7 @@ class PrometheusEndToEndTest {
         Map<String, String> variables = new LinkedHashMap<>();
         variables.put("application", APPLICATION);
         variables.put("instance", instance.replace(".", "\\\\."));
+        variables.put("registry", "default");
         variables.put("__rate_interval", "4s"); // Grafana's value for a 1 s scrape interval
         variables.put("__range", Duration.between(from, end).toSeconds() + "s");
         for (GrafanaDashboard.Target target : dashboard.targets()) {
@@ -206,6 +207,7 @@ class PrometheusEndToEndTest {
         Map<String, String> shown = new LinkedHashMap<>();
         shown.put("application", APPLICATION);
         shown.put("instance", instance);
+        shown.put("registry", "default");
         meta.put("variables", shown);
         Files.writeString(data.resolve("meta.json"), JSON.writeValueAsString(meta));
 
