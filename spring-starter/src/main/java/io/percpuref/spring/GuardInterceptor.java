@@ -99,18 +99,36 @@ final class GuardInterceptor implements MethodInterceptor {
         Object result;
         try {
             result = invocation.proceed();
-            if (result == null) {
-                lease.close();
-                return null;
-            }
-            // The lease follows the stage; the caller gets the method's own stage, unchanged.
-            ((CompletionStage<?>) result).whenComplete((value, failure) -> lease.close());
         }
         catch (Throwable t) {
             lease.close();
             throw t;
         }
-        return result;
+        if (result == null) {
+            lease.close();
+            return null;
+        }
+        return leaseFollows((CompletionStage<?>) result, lease);
+    }
+
+    /**
+     * A new future that completes as {@code work} does, after {@code lease} has been closed. Only
+     * {@code work} ends the lease: the caller's {@code cancel}, {@code complete}, {@code orTimeout}
+     * on the returned future complete that future alone, and the method's own work keeps its lease
+     * until it is done. A failure is passed on as {@code work} holds it (not wrapped again).
+     */
+    static CompletableFuture<Object> leaseFollows(CompletionStage<?> work, Lease<?> lease) {
+        CompletableFuture<Object> dependent = new CompletableFuture<>();
+        work.whenComplete((value, failure) -> {
+            lease.close();
+            if (failure != null) {
+                dependent.completeExceptionally(failure);
+            }
+            else {
+                dependent.complete(value);
+            }
+        });
+        return dependent;
     }
 
     /**
@@ -139,12 +157,7 @@ final class GuardInterceptor implements MethodInterceptor {
         }
         return switch (guarded.kind()) {
             case SYNC -> throw refused;
-            case STAGE -> {
-                if (guarded.failedFutureFits()) {
-                    yield CompletableFuture.failedFuture(refused);
-                }
-                throw refused;
-            }
+            case STAGE -> CompletableFuture.failedFuture(refused);
             case MONO, FLUX -> ReactorGuards.error(guarded.kind(), refused);
         };
     }

@@ -27,9 +27,11 @@ import java.lang.annotation.Target;
  * <ul>
  *   <li>Ordinary return types: from before the method runs until it returns or throws.</li>
  *   <li>{@link java.util.concurrent.CompletionStage} and
- *   {@link java.util.concurrent.CompletableFuture}: from before the method runs until the returned
- *   stage completes (normally, exceptionally or by cancellation). The stage that the method
- *   returned is returned unchanged.</li>
+ *   {@link java.util.concurrent.CompletableFuture}: from before the method runs until the stage that
+ *   the method returned completes (normally or exceptionally). The caller gets a new
+ *   {@code CompletableFuture} that completes with that stage's outcome, after the lease is closed;
+ *   cancelling or completing it (or {@code orTimeout}) does not end the lease while the method's
+ *   work runs. Other {@code CompletionStage} subtypes fail at startup.</li>
  *   <li>Reactor {@code Mono} and {@code Flux} (when Reactor is on the class path): the method body
  *   (assembly) runs under a lease, and each subscription takes a lease of its own, released when
  *   the subscription completes, fails or is cancelled. A publisher that is never subscribed holds

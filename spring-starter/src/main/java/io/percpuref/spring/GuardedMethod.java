@@ -25,7 +25,7 @@ final class GuardedMethod {
     enum Kind {
         /** Until the method returns or throws. */
         SYNC,
-        /** Until the returned {@link CompletionStage} completes. */
+        /** Until the method's own {@link CompletionStage} completes; the caller gets a dependent future. */
         STAGE,
         /** Per subscription of the returned Reactor {@code Mono}. */
         MONO,
@@ -40,19 +40,16 @@ final class GuardedMethod {
     private final String description;
     private final String resourceName;
     private final Kind kind;
-    /** Whether a refusal may be returned as {@code CompletableFuture.failedFuture} (STAGE only). */
-    private final boolean failedFutureFits;
     /** Called instead of the method when the resource is not live; null if none. */
     private final Method fallback;
     /** Whether {@link #fallback} takes the exception as an extra last argument. */
     private final boolean fallbackTakesException;
 
-    private GuardedMethod(String description, String resourceName, Kind kind, boolean failedFutureFits,
-                          Method fallback, boolean fallbackTakesException) {
+    private GuardedMethod(String description, String resourceName, Kind kind, Method fallback,
+                          boolean fallbackTakesException) {
         this.description = description;
         this.resourceName = resourceName;
         this.kind = kind;
-        this.failedFutureFits = failedFutureFits;
         this.fallback = fallback;
         this.fallbackTakesException = fallbackTakesException;
     }
@@ -91,7 +88,11 @@ final class GuardedMethod {
         }
         Class<?> returnType = specific.getReturnType();
         Kind kind = kindOf(returnType);
-        boolean failedFutureFits = kind == Kind.STAGE && returnType.isAssignableFrom(CompletableFuture.class);
+        if (kind == Kind.STAGE && !returnType.isAssignableFrom(CompletableFuture.class)) {
+            throw new IllegalStateException("@Guarded " + description + " returns " + returnType.getName()
+                    + ": the guard returns a new CompletableFuture that follows the method's own, so that only"
+                    + " the method's work ends the lease; declare CompletionStage or CompletableFuture");
+        }
         Method fallback = null;
         boolean takesException = false;
         if (StringUtils.hasText(guarded.fallbackMethod())) {
@@ -99,7 +100,7 @@ final class GuardedMethod {
             takesException = fallback.getParameterCount() == specific.getParameterCount() + 1;
             ReflectionUtils.makeAccessible(fallback);
         }
-        return new GuardedMethod(description, name, kind, failedFutureFits, fallback, takesException);
+        return new GuardedMethod(description, name, kind, fallback, takesException);
     }
 
     private static String resolveName(StringValueResolver resolver, String raw) {
@@ -164,10 +165,6 @@ final class GuardedMethod {
 
     Kind kind() {
         return this.kind;
-    }
-
-    boolean failedFutureFits() {
-        return this.failedFutureFits;
     }
 
     boolean hasFallback() {

@@ -8,6 +8,8 @@ import org.aspectj.lang.ProceedingJoinPoint;
 import org.aspectj.lang.annotation.Around;
 import org.aspectj.lang.annotation.Aspect;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.springframework.aop.support.AopUtils;
 import org.springframework.beans.factory.BeanCreationException;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
@@ -27,11 +29,13 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -129,6 +133,13 @@ class GuardedMethodsTests {
     }
 
     @Test
+    void completionStageSubtypeThatADependentFutureCannotBeFailsAtStartup() {
+        this.runner.withUserConfiguration(OwnFutureType.class).run(context -> assertThat(context).hasFailed()
+                .getFailure().rootCause().hasMessageContaining("OwnFutureService.call()")
+                .hasMessageContaining("declare CompletionStage or CompletableFuture"));
+    }
+
+    @Test
     void bareGuardedOutsideAGuardedResourceFailsAtStartup() {
         this.runner.withUserConfiguration(BareGuarded.class).run(context -> assertThat(context).hasFailed()
                 .getFailure().rootCause().hasMessageContaining("names no resource")
@@ -141,11 +152,62 @@ class GuardedMethodsTests {
             ManagedResource<?> db = db(context);
             CompletableFuture<String> work = new CompletableFuture<>();
             CompletableFuture<String> returned = service(context).async(work);
-            assertThat(returned).isSameAs(work);
             assertThat(db.info().inFlight()).isEqualTo(1);
             work.complete("done");
             assertThat(db.info().inFlight()).isZero();
+            assertThat(returned).isCompletedWithValue("done");
         });
+    }
+
+    @Test
+    void returnedFutureIsADependentThatFailsWithTheMethodsOwnFailure() {
+        this.runner.run(context -> {
+            CompletableFuture<String> work = new CompletableFuture<>();
+            CompletableFuture<String> returned = service(context).async(work);
+            IllegalStateException boom = new IllegalStateException("boom");
+            work.completeExceptionally(boom);
+            assertThat(returned).isNotSameAs(work);
+            assertThatThrownBy(returned::get).hasCause(boom);
+            assertThat(db(context).info().inFlight()).isZero();
+        });
+    }
+
+    /** What a caller may do to the future it was given. */
+    enum CallerAction {
+        CANCEL(f -> f.cancel(true)),
+        COMPLETE(f -> f.complete(-1)),
+        COMPLETE_EXCEPTIONALLY(f -> f.completeExceptionally(new IllegalStateException("caller"))),
+        OR_TIMEOUT(f -> f.orTimeout(10, TimeUnit.MILLISECONDS));
+
+        final Consumer<CompletableFuture<Integer>> action;
+
+        CallerAction(Consumer<CompletableFuture<Integer>> action) {
+            this.action = action;
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(CallerAction.class)
+    void callerCannotEndTheLeaseOfTheWorkTheMethodStarted(CallerAction caller) throws Exception {
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            this.runner.run(context -> {
+                Db resource = context.getBean(Db.class);
+                CountDownLatch gate = new CountDownLatch(1);
+                CompletableFuture<Integer> started = service(context).closesSeenByWork(resource, gate, pool);
+                caller.action.accept(started);
+                await().atMost(Duration.ofSeconds(2)).until(started::isDone);
+                db(context).kill();
+                await().during(Duration.ofMillis(150)).atMost(Duration.ofSeconds(2)).until(() -> resource.closes() == 0);
+                assertThat(db(context).info().inFlight()).isEqualTo(1);
+                gate.countDown();
+                await().atMost(Duration.ofSeconds(5)).until(() -> resource.closes() == 1);
+                assertThat(service(context).closesSeen()).containsExactly(0);
+            });
+        }
+        finally {
+            pool.shutdownNow();
+        }
     }
 
     @Test
@@ -398,6 +460,28 @@ class GuardedMethodsTests {
         public CompletionStage<String> stage(CompletionStage<String> work) {
             return work;
         }
+
+        private final List<Integer> closesSeen = new CopyOnWriteArrayList<>();
+
+        /** What {@link #closesSeenByWork} saw: the resource's close count when its work ran. */
+        public List<Integer> closesSeen() {
+            return this.closesSeen;
+        }
+
+        /** Starts work on {@code pool} that waits for {@code gate}, then records how often {@code db} was closed. */
+        @Guarded("db")
+        public CompletableFuture<Integer> closesSeenByWork(Db db, CountDownLatch gate, Executor pool) {
+            return CompletableFuture.supplyAsync(() -> {
+                try {
+                    gate.await(10, TimeUnit.SECONDS);
+                }
+                catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                this.closesSeen.add(db.closes());
+                return db.closes();
+            }, pool);
+        }
     }
 
     interface Echo {
@@ -492,6 +576,24 @@ class GuardedMethodsTests {
 
         Integer number() {
             return 1;
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class OwnFutureType {
+        @Bean
+        OwnFutureService ownFutureService() {
+            return new OwnFutureService();
+        }
+    }
+
+    static class OwnFuture<T> extends CompletableFuture<T> {
+    }
+
+    static class OwnFutureService {
+        @Guarded("db")
+        public OwnFuture<String> call() {
+            return new OwnFuture<>();
         }
     }
 
