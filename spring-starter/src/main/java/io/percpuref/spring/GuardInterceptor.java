@@ -11,6 +11,7 @@ import org.aopalliance.intercept.MethodInvocation;
 import org.springframework.aop.Pointcut;
 import org.springframework.aop.support.AopUtils;
 import org.springframework.core.MethodClassKey;
+import org.springframework.core.ReactiveAdapter;
 import org.springframework.util.ReflectionUtils;
 import org.springframework.util.StringValueResolver;
 
@@ -65,30 +66,6 @@ final class GuardInterceptor implements MethodInterceptor {
         Object target = invocation.getThis();
         Class<?> targetClass = target != null ? AopUtils.getTargetClass(target) : invocation.getMethod().getDeclaringClass();
         GuardedMethod guarded = guardedMethod(invocation.getMethod(), targetClass);
-        return switch (guarded.kind()) {
-            case SYNC -> invokeSync(invocation, guarded);
-            case STAGE -> invokeStage(invocation, guarded);
-            case MONO, FLUX -> ReactorGuards.invoke(this, invocation, guarded);
-        };
-    }
-
-    private Object invokeSync(MethodInvocation invocation, GuardedMethod guarded) throws Throwable {
-        Lease<?> lease;
-        try {
-            lease = acquire(guarded);
-        }
-        catch (ResourceUnavailableException refused) {
-            return refuse(invocation, guarded, refused);
-        }
-        try {
-            return invocation.proceed();
-        }
-        finally {
-            lease.close();
-        }
-    }
-
-    private Object invokeStage(MethodInvocation invocation, GuardedMethod guarded) throws Throwable {
         Lease<?> lease;
         try {
             lease = acquire(guarded);
@@ -104,11 +81,28 @@ final class GuardInterceptor implements MethodInterceptor {
             lease.close();
             throw t;
         }
-        if (result == null) {
+        if (result == null || guarded.kind() == GuardedMethod.Kind.SYNC) {
             lease.close();
-            return null;
+            return result;
         }
-        return leaseFollows((CompletionStage<?>) result, lease);
+        return leaseFollows(result, lease, guarded, invocation);
+    }
+
+    /**
+     * Hands the call's lease on to the work that {@code result} stands for: a stage keeps it until it
+     * completes; for a reactive type the lease of the body ends now and each subscription takes one.
+     */
+    private Object leaseFollows(Object result, Lease<?> lease, GuardedMethod guarded, MethodInvocation invocation) {
+        if (result instanceof CompletionStage<?> stage) {
+            return leaseFollows(stage, lease);
+        }
+        lease.close();
+        ReactiveAdapter adapter = guarded.kind() == GuardedMethod.Kind.REACTIVE ? guarded.adapter()
+                : GuardedMethod.adapterOf(result);
+        if (adapter == null) {
+            return result;
+        }
+        return ReactorGuards.leasePerSubscription(this, invocation, guarded, adapter, result);
     }
 
     /**
@@ -156,9 +150,9 @@ final class GuardInterceptor implements MethodInterceptor {
             return guarded.callFallback(invocation.getThis(), invocation.getArguments(), refused);
         }
         return switch (guarded.kind()) {
-            case SYNC -> throw refused;
+            case SYNC, DYNAMIC -> throw refused;
             case STAGE -> CompletableFuture.failedFuture(refused);
-            case MONO, FLUX -> ReactorGuards.error(guarded.kind(), refused);
+            case REACTIVE -> ReactorGuards.error(Objects.requireNonNull(guarded.adapter()), refused);
         };
     }
 

@@ -32,10 +32,17 @@ import java.lang.annotation.Target;
  *   {@code CompletableFuture} that completes with that stage's outcome, after the lease is closed;
  *   cancelling or completing it (or {@code orTimeout}) does not end the lease while the method's
  *   work runs. Other {@code CompletionStage} subtypes fail at startup.</li>
- *   <li>Reactor {@code Mono} and {@code Flux} (when Reactor is on the class path): the method body
- *   (assembly) runs under a lease, and each subscription takes a lease of its own, released when
- *   the subscription completes, fails or is cancelled. A publisher that is never subscribed holds
- *   nothing.</li>
+ *   <li>Reactive types, that is every type Spring's {@code ReactiveAdapterRegistry} adapts when
+ *   Reactor is on the class path ({@code Mono}, {@code Flux}, any {@code Publisher}, RxJava,
+ *   Kotlin {@code Flow}, ...): the method body (assembly) runs under a lease, released when it
+ *   returns; then each subscription takes a lease of its own, released when the subscription
+ *   completes, fails or is cancelled. A publisher that is never subscribed holds nothing.
+ *   Cancellation ends the lease at once, even if cancelled work (a {@code Mono.fromFuture}, a
+ *   blocking call that ignores interrupts) keeps running: such work must hold a lease of its own,
+ *   for example by being started through a {@code @Guarded} method that returns its
+ *   {@code CompletableFuture}.</li>
+ *   <li>Declared {@code Object}: decided per call by the returned value, as above for a
+ *   {@code CompletionStage} or a reactive type, otherwise as an ordinary value.</li>
  * </ul>
  *
  * <h2>When the resource is not live</h2>
@@ -44,7 +51,8 @@ import java.lang.annotation.Target;
  * extra last parameter, and its result (or exception) is the call's. Otherwise the call fails with
  * {@link io.percpuref.ResourceUnavailableException}: thrown for ordinary return types, returned as
  * an exceptionally completed stage for {@code CompletionStage}/{@code CompletableFuture}, and as an
- * error signal for {@code Mono}/{@code Flux}. A resource name under which nothing is registered
+ * error signal for reactive types (thrown for a method declared {@code Object}, whose type is not
+ * known before it runs). A resource name under which nothing is registered
  * (never registered, or released) is refused the same way, with state {@code RELEASED}.
  *
  * <p>The guard is a Spring AOP advisor: it applies to calls through the bean's proxy (not to calls

@@ -2,7 +2,10 @@ package io.percpuref.spring;
 
 import io.percpuref.ResourceUnavailableException;
 
+import org.jspecify.annotations.Nullable;
 import org.springframework.aop.support.AopUtils;
+import org.springframework.core.ReactiveAdapter;
+import org.springframework.core.ReactiveAdapterRegistry;
 import org.springframework.core.annotation.AnnotatedElementUtils;
 import org.springframework.util.ClassUtils;
 import org.springframework.util.ReflectionUtils;
@@ -27,29 +30,38 @@ final class GuardedMethod {
         SYNC,
         /** Until the method's own {@link CompletionStage} completes; the caller gets a dependent future. */
         STAGE,
-        /** Per subscription of the returned Reactor {@code Mono}. */
-        MONO,
-        /** Per subscription of the returned Reactor {@code Flux}. */
-        FLUX
+        /**
+         * A type that Spring's {@link ReactiveAdapterRegistry} adapts (Reactor, RxJava, Kotlin Flow,
+         * any {@code Publisher}): the body runs under a lease, then each subscription holds one.
+         */
+        REACTIVE,
+        /**
+         * Declared {@code Object}: decided per call by the returned value, as {@link #STAGE} for a
+         * {@code CompletionStage}, as {@link #REACTIVE} for an adaptable type, else as {@link #SYNC}.
+         */
+        DYNAMIC
     }
 
-    private static final boolean REACTOR_PRESENT =
-            ClassUtils.isPresent("reactor.core.publisher.Flux", GuardedMethod.class.getClassLoader());
+    /** Spring's registry of reactive types; it knows none unless Reactor is on the class path. */
+    private static final ReactiveAdapterRegistry REACTIVE_TYPES = ReactiveAdapterRegistry.getSharedInstance();
 
     /** For error messages, e.g. {@code Search.find(String)}. */
     private final String description;
     private final String resourceName;
     private final Kind kind;
+    /** How the declared return type converts to and from a {@code Publisher}; REACTIVE only. */
+    private final @Nullable ReactiveAdapter adapter;
     /** Called instead of the method when the resource is not live; null if none. */
-    private final Method fallback;
+    private final @Nullable Method fallback;
     /** Whether {@link #fallback} takes the exception as an extra last argument. */
     private final boolean fallbackTakesException;
 
-    private GuardedMethod(String description, String resourceName, Kind kind, Method fallback,
-                          boolean fallbackTakesException) {
+    private GuardedMethod(String description, String resourceName, Kind kind, @Nullable ReactiveAdapter adapter,
+                          @Nullable Method fallback, boolean fallbackTakesException) {
         this.description = description;
         this.resourceName = resourceName;
         this.kind = kind;
+        this.adapter = adapter;
         this.fallback = fallback;
         this.fallbackTakesException = fallbackTakesException;
     }
@@ -100,7 +112,8 @@ final class GuardedMethod {
             takesException = fallback.getParameterCount() == specific.getParameterCount() + 1;
             ReflectionUtils.makeAccessible(fallback);
         }
-        return new GuardedMethod(description, name, kind, fallback, takesException);
+        ReactiveAdapter adapter = kind == Kind.REACTIVE ? REACTIVE_TYPES.getAdapter(returnType) : null;
+        return new GuardedMethod(description, name, kind, adapter, fallback, takesException);
     }
 
     private static String resolveName(StringValueResolver resolver, String raw) {
@@ -112,15 +125,18 @@ final class GuardedMethod {
         if (CompletionStage.class.isAssignableFrom(returnType)) {
             return Kind.STAGE;
         }
-        if (REACTOR_PRESENT) {
-            if (ReactorGuards.isMono(returnType)) {
-                return Kind.MONO;
-            }
-            if (ReactorGuards.isFlux(returnType)) {
-                return Kind.FLUX;
-            }
+        if (returnType == Object.class) {
+            return Kind.DYNAMIC;
+        }
+        if (REACTIVE_TYPES.getAdapter(returnType) != null) {
+            return Kind.REACTIVE;
         }
         return Kind.SYNC;
+    }
+
+    /** The adapter of a value returned by a {@link Kind#DYNAMIC} method; null if it is not reactive. */
+    static @Nullable ReactiveAdapter adapterOf(Object returned) {
+        return REACTIVE_TYPES.getAdapter(returned.getClass());
     }
 
     /**
@@ -165,6 +181,11 @@ final class GuardedMethod {
 
     Kind kind() {
         return this.kind;
+    }
+
+    /** The declared return type's reactive adapter; non-null for {@link Kind#REACTIVE}. */
+    @Nullable ReactiveAdapter adapter() {
+        return this.adapter;
     }
 
     boolean hasFallback() {

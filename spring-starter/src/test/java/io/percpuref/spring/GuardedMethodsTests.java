@@ -160,6 +160,19 @@ class GuardedMethodsTests {
     }
 
     @Test
+    void objectReturnTypeHoldingAFutureHoldsTheLeaseUntilItCompletes() {
+        this.runner.run(context -> {
+            CompletableFuture<String> work = new CompletableFuture<>();
+            Object returned = service(context).object(work);
+            assertThat(db(context).info().inFlight()).isEqualTo(1);
+            work.complete("done");
+            assertThat(db(context).info().inFlight()).isZero();
+            assertThat(returned).isInstanceOfSatisfying(CompletableFuture.class,
+                    f -> assertThat(f).isCompletedWithValue("done"));
+        });
+    }
+
+    @Test
     void returnedFutureIsADependentThatFailsWithTheMethodsOwnFailure() {
         this.runner.run(context -> {
             CompletableFuture<String> work = new CompletableFuture<>();
@@ -459,6 +472,11 @@ class GuardedMethodsTests {
         @Guarded("db")
         public CompletionStage<String> stage(CompletionStage<String> work) {
             return work;
+        }
+
+        @Guarded("db")
+        public Object object(Object result) {
+            return result;
         }
 
         private final List<Integer> closesSeen = new CopyOnWriteArrayList<>();

@@ -4,6 +4,7 @@ import io.percpuref.ResourceUnavailableException;
 import io.percpuref.registry.ManagedResource;
 import io.percpuref.registry.RefRegistry;
 import org.junit.jupiter.api.Test;
+import org.reactivestreams.Publisher;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
@@ -123,6 +124,55 @@ class ReactiveGuardTests {
         });
     }
 
+    @Test
+    void publisherReturnTypeHoldsALeasePerSubscription() {
+        this.runner.run(context -> {
+            ManagedResource<?> db = db(context);
+            Publisher<Long> publisher = context.getBean(ReactiveService.class).publisher(Flux.never());
+            assertThat(db.info().inFlight()).as("assembled, not subscribed").isZero();
+            Disposable subscription = Flux.from(publisher).subscribe();
+            assertThat(db.info().inFlight()).isEqualTo(1);
+            subscription.dispose();
+            assertThat(db.info().inFlight()).isZero();
+        });
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void objectReturnTypeHoldingAFluxHoldsALeasePerSubscription() {
+        this.runner.run(context -> {
+            ManagedResource<?> db = db(context);
+            Sinks.Many<Long> sink = Sinks.many().unicast().onBackpressureBuffer();
+            Object returned = context.getBean(ReactiveService.class).object(sink.asFlux());
+            assertThat(returned).isInstanceOf(Flux.class);
+            StepVerifier.create((Flux<Object>) returned)
+                    .then(() -> assertThat(db.info().inFlight()).isEqualTo(1))
+                    .then(() -> sink.tryEmitNext(7L))
+                    .expectNext(7L)
+                    .then(sink::tryEmitComplete)
+                    .verifyComplete();
+            assertThat(db.info().inFlight()).isZero();
+        });
+    }
+
+    @Test
+    void subscriptionToAPublisherAfterTheKillIsRefused() {
+        this.runner.run(context -> {
+            Publisher<Long> publisher = context.getBean(ReactiveService.class).publisher(Flux.just(1L));
+            db(context).kill();
+            StepVerifier.create(publisher).verifyError(ResourceUnavailableException.class);
+        });
+    }
+
+    @Test
+    void refusedPublisherSubscriptionGoesToTheFallback() {
+        this.runner.run(context -> {
+            Publisher<String> publisher = context.getBean(ReactiveService.class).publisherWithFallback("x");
+            db(context).kill();
+            StepVerifier.create(publisher).expectNext("fallback x").verifyComplete();
+        });
+    }
+
     private static ManagedResource<?> db(org.springframework.context.ApplicationContext context) {
         return context.getBean(RefRegistry.class).find("db").orElseThrow();
     }
@@ -167,6 +217,25 @@ class ReactiveGuardTests {
 
         Mono<String> fallback(String s) {
             return Mono.just("fallback " + s);
+        }
+
+        @Guarded("db")
+        public Publisher<Long> publisher(Flux<Long> source) {
+            return source;
+        }
+
+        @Guarded("db")
+        public Object object(Flux<Long> source) {
+            return source;
+        }
+
+        @Guarded(value = "db", fallbackMethod = "publisherFallback")
+        public Publisher<String> publisherWithFallback(String s) {
+            return Flux.just("live " + s);
+        }
+
+        Publisher<String> publisherFallback(String s) {
+            return Flux.just("fallback " + s);
         }
     }
 }
