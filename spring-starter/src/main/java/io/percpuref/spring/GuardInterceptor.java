@@ -12,10 +12,14 @@ import org.springframework.aop.Pointcut;
 import org.springframework.aop.support.AopUtils;
 import org.springframework.core.MethodClassKey;
 import org.springframework.core.ReactiveAdapter;
+import org.springframework.core.annotation.AnnotatedElementUtils;
 import org.springframework.util.ReflectionUtils;
 import org.springframework.util.StringValueResolver;
 
 import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -53,12 +57,55 @@ final class GuardInterceptor implements MethodInterceptor {
 
     /** Resolves every guarded method of {@code targetClass} now, so that a misconfiguration fails at startup. */
     void validate(Class<?> targetClass) {
-        Pointcut pointcut = GuardedBeanPostProcessor.POINTCUT;
-        for (Method m : ReflectionUtils.getUniqueDeclaredMethods(targetClass, ReflectionUtils.USER_DECLARED_METHODS)) {
-            if (pointcut.getClassFilter().matches(targetClass) && pointcut.getMethodMatcher().matches(m, targetClass)) {
+        for (Method m : guardedMethods(targetClass)) {
+            if (proxiable(m)) {
                 guardedMethod(m, targetClass);
             }
         }
+    }
+
+    /**
+     * Fails if a method that {@code @Guarded} means to guard cannot be intercepted by the proxy: a
+     * private or static method annotated itself, or (on a class proxy, which cannot override them)
+     * a final method annotated itself or covered by a type-level annotation.
+     *
+     * @throws IllegalStateException naming the first such method
+     */
+    void validateInterceptable(Class<?> targetClass, boolean classProxy) {
+        for (Method m : guardedMethods(targetClass)) {
+            boolean annotated = AnnotatedElementUtils.hasAnnotation(m, Guarded.class);
+            int modifiers = m.getModifiers();
+            if (annotated && (Modifier.isPrivate(modifiers) || Modifier.isStatic(modifiers))) {
+                throw new IllegalStateException("@Guarded " + GuardedMethod.describe(m, targetClass) + " is "
+                        + (Modifier.isPrivate(modifiers) ? "private" : "static")
+                        + ": a proxy cannot intercept it, so it would run unguarded");
+            }
+            if (classProxy && proxiable(m) && Modifier.isFinal(modifiers)) {
+                throw new IllegalStateException("@Guarded " + GuardedMethod.describe(m, targetClass)
+                        + " is final: the class proxy cannot override it, so it would run unguarded;"
+                        + " make it non-final (or proxy an interface that declares it)");
+            }
+        }
+    }
+
+    /** The methods of {@code targetClass} that the pointcut matches. */
+    private static List<Method> guardedMethods(Class<?> targetClass) {
+        Pointcut pointcut = GuardedBeanPostProcessor.POINTCUT;
+        List<Method> matched = new ArrayList<>();
+        if (!pointcut.getClassFilter().matches(targetClass)) {
+            return matched;
+        }
+        for (Method m : ReflectionUtils.getUniqueDeclaredMethods(targetClass, ReflectionUtils.USER_DECLARED_METHODS)) {
+            if (pointcut.getMethodMatcher().matches(m, targetClass)) {
+                matched.add(m);
+            }
+        }
+        return matched;
+    }
+
+    /** Whether a proxy may route calls of {@code m} to the advice: neither private nor static. */
+    private static boolean proxiable(Method m) {
+        return !Modifier.isPrivate(m.getModifiers()) && !Modifier.isStatic(m.getModifiers());
     }
 
     @Override

@@ -41,8 +41,10 @@ import java.util.function.Supplier;
  *
  * <h2>Validation</h2>
  * Every guarded method of a bean is resolved when the bean is proxied: a bare {@code @Guarded}
- * outside a {@link GuardedResource} class, or a {@code fallbackMethod} that does not exist or does
- * not fit, fails the bean's creation with a message naming the method.
+ * outside a {@link GuardedResource} class, a {@code fallbackMethod} that does not exist or does
+ * not fit, a {@code @Guarded} method that the proxy cannot intercept (private, static, or final on
+ * a class proxy; a final method covered by a type-level {@code @Guarded} too) fails the bean's
+ * creation with a message naming the method.
  *
  * <p>The call path takes no lock and never blocks: a lookup in a concurrent map (lock-free for the
  * reads that every call after the first makes), then {@code RefRegistry.find} and a lease. It is
@@ -96,12 +98,17 @@ public class GuardedBeanPostProcessor extends AbstractBeanFactoryAwareAdvisingPo
             return bean;
         }
         this.interceptor.validate(targetClass);
+        Object proxy;
         if (bean instanceof Advised advised && !advised.isFrozen()
                 && advised.getTargetSource() != AdvisedSupport.EMPTY_TARGET_SOURCE) {
             advised.addAdvisor(insertionIndex(advised), guardAdvisor());
-            return bean;
+            proxy = bean;
         }
-        return super.postProcessAfterInitialization(bean, beanName);
+        else {
+            proxy = super.postProcessAfterInitialization(bean, beanName);
+        }
+        this.interceptor.validateInterceptable(targetClass, AopUtils.isCglibProxy(proxy));
+        return proxy;
     }
 
     /** Before the first existing advisor that sorts after ours (lower order = outside). */

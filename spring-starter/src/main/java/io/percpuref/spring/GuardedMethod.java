@@ -76,9 +76,7 @@ final class GuardedMethod {
      */
     static GuardedMethod resolve(Method method, Class<?> targetClass, StringValueResolver resolver) {
         Method specific = AopUtils.getMostSpecificMethod(method, targetClass);
-        String description = ClassUtils.getShortName(targetClass) + "." + specific.getName()
-                + Arrays.stream(specific.getParameterTypes()).map(Class::getSimpleName)
-                .reduce((a, b) -> a + ", " + b).map(p -> "(" + p + ")").orElse("()");
+        String description = describe(specific, targetClass);
         Guarded guarded = AnnotatedElementUtils.findMergedAnnotation(specific, Guarded.class);
         if (guarded == null) {
             guarded = AnnotatedElementUtils.findMergedAnnotation(targetClass, Guarded.class);
@@ -114,6 +112,13 @@ final class GuardedMethod {
         }
         ReactiveAdapter adapter = kind == Kind.REACTIVE ? REACTIVE_TYPES.getAdapter(returnType) : null;
         return new GuardedMethod(description, name, kind, adapter, fallback, takesException);
+    }
+
+    /** For messages: {@code Search.find(String, int)}. */
+    static String describe(Method method, Class<?> targetClass) {
+        return ClassUtils.getShortName(targetClass) + "." + method.getName()
+                + Arrays.stream(method.getParameterTypes()).map(Class::getSimpleName)
+                .reduce((a, b) -> a + ", " + b).map(p -> "(" + p + ")").orElse("()");
     }
 
     private static String resolveName(StringValueResolver resolver, String raw) {

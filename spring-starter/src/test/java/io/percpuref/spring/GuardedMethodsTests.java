@@ -140,6 +140,27 @@ class GuardedMethodsTests {
     }
 
     @Test
+    void finalGuardedMethodOnAClassProxyFailsAtStartupNamingTheMethod() {
+        this.runner.withUserConfiguration(FinalMethod.class).run(context -> assertThat(context).hasFailed()
+                .getFailure().isInstanceOf(BeanCreationException.class).rootCause()
+                .hasMessageContaining("FinalMethodService.call(String)").hasMessageContaining("final"));
+    }
+
+    @Test
+    void finalMethodOfATypeLevelGuardedClassFailsAtStartupNamingTheMethod() {
+        this.runner.withUserConfiguration(TypeLevelFinal.class).run(context -> assertThat(context).hasFailed()
+                .getFailure().rootCause().hasMessageContaining("TypeLevelFinalService.last()")
+                .hasMessageContaining("final"));
+    }
+
+    @Test
+    void privateGuardedMethodFailsAtStartupNamingTheMethod() {
+        this.runner.withUserConfiguration(PrivateMethod.class).run(context -> assertThat(context).hasFailed()
+                .getFailure().rootCause().hasMessageContaining("PrivateMethodService.hidden()")
+                .hasMessageContaining("private"));
+    }
+
+    @Test
     void bareGuardedOutsideAGuardedResourceFailsAtStartup() {
         this.runner.withUserConfiguration(BareGuarded.class).run(context -> assertThat(context).hasFailed()
                 .getFailure().rootCause().hasMessageContaining("names no resource")
@@ -612,6 +633,50 @@ class GuardedMethodsTests {
         @Guarded("db")
         public OwnFuture<String> call() {
             return new OwnFuture<>();
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @Import(FinalMethodService.class)
+    static class FinalMethod {
+    }
+
+    static class FinalMethodService {
+        @Guarded("db")
+        public final String call(String s) {
+            return s;
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @Import(TypeLevelFinalService.class)
+    static class TypeLevelFinal {
+    }
+
+    @Guarded("db")
+    static class TypeLevelFinalService {
+        public String first() {
+            return "first";
+        }
+
+        public final String last() {
+            return "last";
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @Import(PrivateMethodService.class)
+    static class PrivateMethod {
+    }
+
+    static class PrivateMethodService {
+        public String visible() {
+            return hidden();
+        }
+
+        @Guarded("db")
+        private String hidden() {
+            return "hidden";
         }
     }
 
