@@ -20,7 +20,9 @@ import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
@@ -44,6 +46,12 @@ final class GuardInterceptor implements MethodInterceptor {
     private volatile RefRegistry registry;
     /** Resolved guarded methods by (invoked method, target class). */
     private final ConcurrentHashMap<MethodClassKey, GuardedMethod> methods = new ConcurrentHashMap<>();
+    /**
+     * The last resource found under each guarded name: after its release removes the name from the
+     * registry, refusals go through its {@code acquire()}, which counts them. Written only when the
+     * resource under a name changes.
+     */
+    private final ConcurrentHashMap<String, ManagedResource<?>> lastSeen = new ConcurrentHashMap<>();
     /** Resolves placeholders in resource names; set by the post-processor before any proxy exists. */
     private volatile StringValueResolver valueResolver = value -> value;
 
@@ -173,18 +181,44 @@ final class GuardInterceptor implements MethodInterceptor {
     }
 
     /**
-     * A lease on the guarded method's resource.
+     * A lease on the guarded method's resource. Every refusal is counted in the registry's
+     * rejections, also after the resource's release has removed its name: the refusal then comes
+     * from the released resource's own {@code acquire()}. Only a name that was never registered while
+     * this guard watched it is refused uncounted (possible only with
+     * {@code percpu-ref.guard.unknown-resource=warn}).
      *
      * @throws ResourceUnavailableException if the resource is dying or released, or nothing is
      *                                      registered under its name
      */
     Lease<?> acquire(GuardedMethod guarded) {
-        ManagedResource<?> resource = registry().find(guarded.resourceName()).orElse(null);
+        String name = guarded.resourceName();
+        ManagedResource<?> resource = registry().find(name).orElse(null);
         if (resource == null) {
-            throw new ResourceUnavailableException(guarded.resourceName(), RefState.RELEASED.name(),
+            ManagedResource<?> released = this.lastSeen.get(name);
+            if (released != null) {
+                return released.acquire(); // refused (it is released) and counted
+            }
+            throw new ResourceUnavailableException(name, RefState.RELEASED.name(),
                     "no resource is registered under this name (it was released, or never registered)");
         }
+        if (this.lastSeen.get(name) != resource) {
+            this.lastSeen.put(name, resource);
+        }
         return resource.acquire();
+    }
+
+    /**
+     * The resolved guarded names under which nothing is registered in {@code refs} now, each with
+     * the methods it guards, in name order.
+     */
+    Map<String, List<String>> unregisteredNames(RefRegistry refs) {
+        Map<String, List<String>> unknown = new TreeMap<>();
+        for (GuardedMethod m : this.methods.values()) {
+            if (refs.find(m.resourceName()).isEmpty()) {
+                unknown.computeIfAbsent(m.resourceName(), n -> new ArrayList<>()).add(m.description());
+            }
+        }
+        return unknown;
     }
 
     /**

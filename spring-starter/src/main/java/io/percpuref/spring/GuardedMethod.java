@@ -180,6 +180,11 @@ final class GuardedMethod {
         return fallback;
     }
 
+    /** For messages: {@code Search.find(String)}. */
+    String description() {
+        return this.description;
+    }
+
     String resourceName() {
         return this.resourceName;
     }

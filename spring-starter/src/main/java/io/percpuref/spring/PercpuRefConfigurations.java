@@ -70,7 +70,10 @@ final class PercpuRefConfigurations {
         @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
         static GuardedBeanPostProcessor percpuRefGuardedBeanPostProcessor(Environment environment,
                                                                           ObjectProvider<RefRegistry> registry) {
-            return new GuardedBeanPostProcessor(registry::getObject, bind(environment).getGuard().getOrder());
+            PercpuRefProperties.Guard guard = bind(environment).getGuard();
+            GuardedBeanPostProcessor processor = new GuardedBeanPostProcessor(registry::getObject, guard.getOrder());
+            processor.setUnknownResourceFails(guard.getUnknownResource() == PercpuRefProperties.Guard.UnknownResource.FAIL);
+            return processor;
         }
 
         @Bean

@@ -144,12 +144,36 @@ public class PercpuRefProperties {
          */
         private int order = GuardedBeanPostProcessor.DEFAULT_ORDER;
 
+        /**
+         * What to do when, once the application context has been refreshed, a @Guarded method names
+         * a resource under which nothing is registered (a typo, most likely): 'fail' the startup, or
+         * only 'warn' (for resources that the application registers later, at run time). Calls
+         * guarded by an unregistered name are refused either way.
+         */
+        private UnknownResource unknownResource = UnknownResource.FAIL;
+
         public int getOrder() {
             return this.order;
         }
 
         public void setOrder(int order) {
             this.order = order;
+        }
+
+        public UnknownResource getUnknownResource() {
+            return this.unknownResource;
+        }
+
+        public void setUnknownResource(UnknownResource unknownResource) {
+            this.unknownResource = unknownResource;
+        }
+
+        /** What to do about a guarded resource name that nothing is registered under after startup. */
+        public enum UnknownResource {
+            /** Fail the startup. */
+            FAIL,
+            /** Log a warning. */
+            WARN
         }
     }
 

@@ -8,14 +8,18 @@ import org.aspectj.lang.ProceedingJoinPoint;
 import org.aspectj.lang.annotation.Around;
 import org.aspectj.lang.annotation.Aspect;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.springframework.aop.support.AopUtils;
 import org.springframework.beans.factory.BeanCreationException;
+import org.springframework.beans.factory.SmartInitializingSingleton;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.autoconfigure.aop.AopAutoConfiguration;
 import org.springframework.boot.test.context.assertj.AssertableApplicationContext;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.annotation.Import;
@@ -81,10 +85,50 @@ class GuardedMethodsTests {
     }
 
     @Test
-    void unregisteredResourceIsRefusedAsReleased() {
-        this.runner.run(context -> assertThatThrownBy(() -> service(context).unregistered())
-                .isInstanceOfSatisfying(ResourceUnavailableException.class,
-                        e -> assertThat(e.resourceState()).isEqualTo("RELEASED")));
+    void typoInAGuardedResourceNameFailsStartup() {
+        this.runner.withUserConfiguration(UnknownName.class).run(context -> assertThat(context).hasFailed()
+                .getFailure().isInstanceOf(IllegalStateException.class).hasMessageContaining("'nobody'")
+                .hasMessageContaining("UnknownNameService.call()")
+                .hasMessageContaining("percpu-ref.guard.unknown-resource=warn"));
+    }
+
+    @Test
+    @ExtendWith(OutputCaptureExtension.class)
+    void unknownResourceNameOnlyWarnsWhenRelaxedAndIsRefusedAsReleased(CapturedOutput output) {
+        this.runner.withUserConfiguration(UnknownName.class)
+                .withPropertyValues("percpu-ref.guard.unknown-resource=warn").run(context -> {
+                    assertThat(context).hasNotFailed();
+                    assertThat(output).contains("'nobody'").contains("UnknownNameService.call()");
+                    assertThatThrownBy(() -> context.getBean(UnknownNameService.class).call())
+                            .isInstanceOfSatisfying(ResourceUnavailableException.class,
+                                    e -> assertThat(e.resourceState()).isEqualTo("RELEASED"));
+                });
+    }
+
+    @Test
+    void resourceRegisteredBeforeTheRefreshEndsIsNotUnknown() {
+        this.runner.withUserConfiguration(LateRegistration.class).run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context.getBean(LateService.class).call()).isEqualTo("late");
+        });
+    }
+
+    @Test
+    void everyRefusalIsCountedInRejectionsAlsoAfterTheRelease() {
+        this.runner.run(context -> {
+            RefRegistry registry = context.getBean(RefRegistry.class);
+            Lease<?> holder = db(context).acquire();
+            db(context).kill();
+            long before = registry.rejectionCount();
+            assertThatThrownBy(() -> service(context).echo("dying")).isInstanceOf(ResourceUnavailableException.class);
+            assertThat(registry.rejectionCount()).isEqualTo(before + 1);
+            holder.close();
+            await().until(() -> registry.find("db").isEmpty());
+            assertThatThrownBy(() -> service(context).echo("released"))
+                    .isInstanceOfSatisfying(ResourceUnavailableException.class,
+                            e -> assertThat(e.resourceState()).isEqualTo("RELEASED"));
+            assertThat(registry.rejectionCount()).isEqualTo(before + 2);
+        });
     }
 
     @Test
@@ -457,11 +501,6 @@ class GuardedMethodsTests {
             throw new IllegalArgumentException("boom");
         }
 
-        @Guarded("nobody")
-        public String unregistered() {
-            return "unreachable";
-        }
-
         @Guarded("${test.resource:db}")
         public String placeholder() {
             return "placeholder";
@@ -633,6 +672,35 @@ class GuardedMethodsTests {
         @Guarded("db")
         public OwnFuture<String> call() {
             return new OwnFuture<>();
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @Import(UnknownNameService.class)
+    static class UnknownName {
+    }
+
+    static class UnknownNameService {
+        @Guarded("nobody")
+        public String call() {
+            return "unreachable";
+        }
+    }
+
+    /** Registers "late" programmatically once the singletons exist, before the refresh ends. */
+    @Configuration(proxyBeanMethods = false)
+    @Import(LateService.class)
+    static class LateRegistration {
+        @Bean
+        SmartInitializingSingleton lateRegistrar(RefRegistry registry) {
+            return () -> registry.register("late", new Object(), r -> { });
+        }
+    }
+
+    static class LateService {
+        @Guarded("late")
+        public String call() {
+            return "late";
         }
     }
 
