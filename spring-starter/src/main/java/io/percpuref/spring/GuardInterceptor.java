@@ -65,10 +65,20 @@ final class GuardInterceptor implements MethodInterceptor {
 
     /** Resolves every guarded method of {@code targetClass} now, so that a misconfiguration fails at startup. */
     void validate(Class<?> targetClass) {
+        Guarded typeLevel = AnnotatedElementUtils.findMergedAnnotation(targetClass, Guarded.class);
+        boolean typeLevelFallback = typeLevel != null && !typeLevel.fallbackMethod().isEmpty();
+        boolean typeLevelFallbackFits = false;
         for (Method m : guardedMethods(targetClass)) {
             if (proxiable(m)) {
-                guardedMethod(m, targetClass);
+                GuardedMethod guarded = guardedMethod(m, targetClass);
+                typeLevelFallbackFits |= typeLevelFallback && guarded.hasFallback()
+                        && !AnnotatedElementUtils.hasAnnotation(m, Guarded.class);
             }
+        }
+        if (typeLevelFallback && !typeLevelFallbackFits) {
+            throw new IllegalStateException("fallbackMethod '" + typeLevel.fallbackMethod() + "' of the type-level @Guarded on "
+                    + targetClass.getName() + " fits none of its methods: declare it with the parameters of the methods"
+                    + " it stands in for, optionally followed by a ResourceUnavailableException parameter");
         }
     }
 

@@ -84,6 +84,12 @@ public @interface Guarded {
      * {@link io.percpuref.ResourceUnavailableException} can be assigned, and return a type
      * assignable to the guarded method's return type. Checked at startup. Empty (the default): no
      * fallback, the call fails with the exception.
+     *
+     * <p>On a type-level {@code @Guarded}, the fallback applies to each method that it fits (a
+     * fallback per parameter list, overloaded under one name); methods it does not fit are refused
+     * with the exception. A type-level fallback that fits none of the type's methods fails at
+     * startup. Private and static methods, which no proxy intercepts, are not guarded and not
+     * checked.
      */
     String fallbackMethod() default "";
 }

@@ -78,7 +78,8 @@ final class GuardedMethod {
         Method specific = AopUtils.getMostSpecificMethod(method, targetClass);
         String description = describe(specific, targetClass);
         Guarded guarded = AnnotatedElementUtils.findMergedAnnotation(specific, Guarded.class);
-        if (guarded == null) {
+        boolean typeLevel = guarded == null;
+        if (typeLevel) {
             guarded = AnnotatedElementUtils.findMergedAnnotation(targetClass, Guarded.class);
         }
         if (guarded == null) {
@@ -106,9 +107,12 @@ final class GuardedMethod {
         Method fallback = null;
         boolean takesException = false;
         if (StringUtils.hasText(guarded.fallbackMethod())) {
-            fallback = findFallback(specific, targetClass, guarded.fallbackMethod(), description);
-            takesException = fallback.getParameterCount() == specific.getParameterCount() + 1;
-            ReflectionUtils.makeAccessible(fallback);
+            // Type-level: the fallback applies to the methods it fits; the others are refused with the exception.
+            fallback = findFallback(specific, targetClass, guarded.fallbackMethod(), description, !typeLevel);
+            if (fallback != null) {
+                takesException = fallback.getParameterCount() == specific.getParameterCount() + 1;
+                ReflectionUtils.makeAccessible(fallback);
+            }
         }
         ReactiveAdapter adapter = kind == Kind.REACTIVE ? REACTIVE_TYPES.getAdapter(returnType) : null;
         return new GuardedMethod(description, name, kind, adapter, fallback, takesException);
@@ -147,14 +151,18 @@ final class GuardedMethod {
     /**
      * The method named {@code name} of {@code targetClass} (any visibility, inherited too) that takes
      * the guarded method's parameters, optionally plus a last parameter that accepts a
-     * {@link ResourceUnavailableException} (preferred when both exist), and whose return type fits.
+     * {@link ResourceUnavailableException} (preferred when both exist), and whose return type fits;
+     * null if there is none and {@code required} is false.
+     *
+     * @throws IllegalStateException if there is none and {@code required} is true
      */
-    private static Method findFallback(Method guarded, Class<?> targetClass, String name, String description) {
+    private static @Nullable Method findFallback(Method guarded, Class<?> targetClass, String name, String description,
+                                                 boolean required) {
         Class<?>[] params = guarded.getParameterTypes();
         Method plain = null;
         Method withException = null;
         for (Method candidate : ReflectionUtils.getUniqueDeclaredMethods(targetClass, ReflectionUtils.USER_DECLARED_METHODS)) {
-            if (!candidate.getName().equals(name)) {
+            if (!candidate.getName().equals(name) || candidate.equals(guarded)) {
                 continue;
             }
             Class<?>[] p = candidate.getParameterTypes();
@@ -167,6 +175,9 @@ final class GuardedMethod {
             }
         }
         Method fallback = withException != null ? withException : plain;
+        if (!required && (fallback == null || !ClassUtils.isAssignable(guarded.getReturnType(), fallback.getReturnType()))) {
+            return null;
+        }
         if (fallback == null) {
             throw new IllegalStateException("fallbackMethod '" + name + "' of @Guarded " + description
                     + " not found: declare " + name + " with the same parameters, optionally followed by a"

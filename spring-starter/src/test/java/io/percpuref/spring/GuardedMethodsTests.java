@@ -205,6 +205,25 @@ class GuardedMethodsTests {
     }
 
     @Test
+    void typeLevelFallbackAppliesToTheMethodsItFitsAndOthersAreRefused() {
+        this.runner.withUserConfiguration(TypeLevelFallback.class).run(context -> {
+            assertThat(context).hasNotFailed();
+            TypeLevelFallbackService service = context.getBean(TypeLevelFallbackService.class);
+            assertThat(service.find("x")).isEqualTo("live x");
+            db(context).kill();
+            assertThat(service.find("x")).isEqualTo("fallback x");
+            assertThatThrownBy(service::count).isInstanceOf(ResourceUnavailableException.class);
+        });
+    }
+
+    @Test
+    void typeLevelFallbackThatFitsNoMethodFailsAtStartup() {
+        this.runner.withUserConfiguration(TypeLevelFallbackFitsNothing.class).run(context -> assertThat(context)
+                .hasFailed().getFailure().rootCause().hasMessageContaining("fallbackMethod 'fallback'")
+                .hasMessageContaining("TypeLevelFallbackFitsNothingService"));
+    }
+
+    @Test
     void bareGuardedOutsideAGuardedResourceFailsAtStartup() {
         this.runner.withUserConfiguration(BareGuarded.class).run(context -> assertThat(context).hasFailed()
                 .getFailure().rootCause().hasMessageContaining("names no resource")
@@ -701,6 +720,46 @@ class GuardedMethodsTests {
         @Guarded("late")
         public String call() {
             return "late";
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @Import(TypeLevelFallbackService.class)
+    static class TypeLevelFallback {
+    }
+
+    @Guarded(value = "db", fallbackMethod = "fallback")
+    static class TypeLevelFallbackService {
+        public String find(String q) {
+            return "live " + helper(q);
+        }
+
+        public int count() {
+            return 1;
+        }
+
+        String fallback(String q, ResourceUnavailableException e) {
+            return "fallback " + q;
+        }
+
+        private String helper(String q) {
+            return q;
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @Import(TypeLevelFallbackFitsNothingService.class)
+    static class TypeLevelFallbackFitsNothing {
+    }
+
+    @Guarded(value = "db", fallbackMethod = "fallback")
+    static class TypeLevelFallbackFitsNothingService {
+        public String find(String q) {
+            return "live " + q;
+        }
+
+        String fallback(int nothingTakesThis) {
+            return "fallback";
         }
     }
 
