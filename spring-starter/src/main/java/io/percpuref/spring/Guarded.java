@@ -41,6 +41,7 @@ import java.lang.annotation.Target;
  *   blocking call that ignores interrupts) keeps running: such work must hold a lease of its own,
  *   for example by being started through a {@code @Guarded} method that returns its
  *   {@code CompletableFuture}.</li>
+ *   <li>Kotlin {@code suspend} functions are not supported: they fail at startup.</li>
  *   <li>Declared {@code Object}: decided per call by the returned value, as above for a
  *   {@code CompletionStage} or a reactive type, otherwise as an ordinary value.</li>
  * </ul>

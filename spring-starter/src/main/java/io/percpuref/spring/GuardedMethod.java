@@ -4,6 +4,7 @@ import io.percpuref.ResourceUnavailableException;
 
 import org.jspecify.annotations.Nullable;
 import org.springframework.aop.support.AopUtils;
+import org.springframework.core.KotlinDetector;
 import org.springframework.core.ReactiveAdapter;
 import org.springframework.core.ReactiveAdapterRegistry;
 import org.springframework.core.annotation.AnnotatedElementUtils;
@@ -71,8 +72,10 @@ final class GuardedMethod {
      *
      * @param resolver resolves {@code ${...}} placeholders in resource names
      * @throws IllegalStateException if the method is not guarded, a bare {@code @Guarded} is used
-     *                               outside a {@code @GuardedResource} class, or the fallback method
-     *                               is missing or does not fit; the message names the method
+     *                               outside a {@code @GuardedResource} class, the method is a Kotlin
+     *                               {@code suspend} function or returns a {@code CompletionStage}
+     *                               subtype other than {@code CompletableFuture}, or the fallback
+     *                               method is missing or does not fit; the message names the method
      */
     static GuardedMethod resolve(Method method, Class<?> targetClass, StringValueResolver resolver) {
         Method specific = AopUtils.getMostSpecificMethod(method, targetClass);
@@ -96,6 +99,12 @@ final class GuardedMethod {
             if (name.isEmpty()) {
                 throw new IllegalStateException("@GuardedResource on " + targetClass.getName() + " has an empty name");
             }
+        }
+        if (KotlinDetector.isSuspendingFunction(specific)) {
+            throw new IllegalStateException("@Guarded " + description + " is a Kotlin suspend function, which the"
+                    + " guard does not support: as a plain call, its lease would end at the first suspension point."
+                    + " Guard a function that returns a Flow, Mono or CompletableFuture instead, or lease the resource"
+                    + " inside the function (ManagedResource.acquire() in a use { } block)");
         }
         Class<?> returnType = specific.getReturnType();
         Kind kind = kindOf(returnType);
