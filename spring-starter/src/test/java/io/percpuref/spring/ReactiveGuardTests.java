@@ -15,9 +15,20 @@ import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
 import reactor.test.StepVerifier;
 
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /** {@code @Guarded} on Reactor {@code Mono} and {@code Flux}: a lease per subscription. */
 class ReactiveGuardTests {
@@ -119,7 +130,7 @@ class ReactiveGuardTests {
             assertThat(db(context).info().inFlight()).isEqualTo(1);
             assertThat(context.getBean(GuardedMethodsTests.Db.class).closes()).isZero();
             sink.tryEmitComplete();
-            org.awaitility.Awaitility.await().until(() -> context.getBean(GuardedMethodsTests.Db.class).closes() == 1);
+            await().until(() -> context.getBean(GuardedMethodsTests.Db.class).closes() == 1);
             assertThat(sum).hasValue(1);
         });
     }
@@ -173,6 +184,64 @@ class ReactiveGuardTests {
         });
     }
 
+    /**
+     * The documented limit: cancel ends the subscription's lease at once, while work that ignores
+     * the cancel (here a future behind {@code Mono.fromFuture}) keeps running and may see the
+     * resource closed.
+     */
+    @Test
+    void cancelEndsTheSubscriptionsLeaseWhileWorkThatIgnoresTheCancelStillRuns() throws Exception {
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            this.runner.run(context -> {
+                GuardedMethodsTests.Db resource = context.getBean(GuardedMethodsTests.Db.class);
+                CancellationService service = context.getBean(CancellationService.class);
+                CountDownLatch gate = new CountDownLatch(1);
+                Disposable subscription = service.unsafe(gate, pool).subscribe();
+                await().until(() -> service.worker().started() == 1);
+                subscription.dispose();
+                assertThat(db(context).info().inFlight()).isZero();
+                db(context).kill();
+                await().until(() -> resource.closes() == 1);
+                gate.countDown();
+                await().until(() -> service.worker().closesSeen().size() == 1);
+                assertThat(service.worker().closesSeen()).containsExactly(1);
+            });
+        }
+        finally {
+            pool.shutdownNow();
+        }
+    }
+
+    /**
+     * The documented safe pattern: the work is started through a {@code @Guarded} method that returns
+     * its {@code CompletableFuture}, so it holds a lease of its own until it is done, whatever
+     * happens to the subscription.
+     */
+    @Test
+    void workStartedThroughAGuardedFutureKeepsItsLeaseAfterTheCancel() throws Exception {
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            this.runner.run(context -> {
+                GuardedMethodsTests.Db resource = context.getBean(GuardedMethodsTests.Db.class);
+                CancellationService service = context.getBean(CancellationService.class);
+                CountDownLatch gate = new CountDownLatch(1);
+                Disposable subscription = service.safe(gate, pool).subscribe();
+                await().until(() -> service.worker().started() == 1);
+                subscription.dispose();
+                assertThat(db(context).info().inFlight()).isEqualTo(1);
+                db(context).kill();
+                await().during(Duration.ofMillis(150)).atMost(Duration.ofSeconds(2)).until(() -> resource.closes() == 0);
+                gate.countDown();
+                await().until(() -> resource.closes() == 1);
+                assertThat(service.worker().closesSeen()).containsExactly(0);
+            });
+        }
+        finally {
+            pool.shutdownNow();
+        }
+    }
+
     private static ManagedResource<?> db(org.springframework.context.ApplicationContext context) {
         return context.getBean(RefRegistry.class).find("db").orElseThrow();
     }
@@ -187,6 +256,78 @@ class ReactiveGuardTests {
         @Bean
         ReactiveService reactiveService() {
             return new ReactiveService();
+        }
+
+        @Bean
+        Worker worker(GuardedMethodsTests.Db db) {
+            return new Worker(db);
+        }
+
+        @Bean
+        CancellationService cancellationService(Worker worker) {
+            return new CancellationService(worker);
+        }
+    }
+
+    /** Blocking work on a pool that waits for a gate, then records how often "db" had been closed. */
+    public static class Worker {
+        private final GuardedMethodsTests.Db db;
+        private final AtomicInteger started = new AtomicInteger();
+        private final List<Integer> closesSeen = new CopyOnWriteArrayList<>();
+
+        public Worker(GuardedMethodsTests.Db db) {
+            this.db = db;
+        }
+
+        public int started() {
+            return this.started.get();
+        }
+
+        public List<Integer> closesSeen() {
+            return this.closesSeen;
+        }
+
+        /** Not guarded: the caller decides. */
+        public CompletableFuture<Integer> start(CountDownLatch gate, Executor pool) {
+            return CompletableFuture.supplyAsync(() -> {
+                this.started.incrementAndGet();
+                try {
+                    gate.await(10, TimeUnit.SECONDS);
+                }
+                catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                this.closesSeen.add(this.db.closes());
+                return this.db.closes();
+            }, pool);
+        }
+
+        /** The same work, holding a lease on "db" until it is done. */
+        @Guarded("db")
+        public CompletableFuture<Integer> startGuarded(CountDownLatch gate, Executor pool) {
+            return start(gate, pool);
+        }
+    }
+
+    public static class CancellationService {
+        private final Worker worker;
+
+        public CancellationService(Worker worker) {
+            this.worker = worker;
+        }
+
+        public Worker worker() {
+            return this.worker;
+        }
+
+        @Guarded("db")
+        public Mono<Integer> unsafe(CountDownLatch gate, Executor pool) {
+            return Mono.fromFuture(() -> this.worker.start(gate, pool));
+        }
+
+        @Guarded("db")
+        public Mono<Integer> safe(CountDownLatch gate, Executor pool) {
+            return Mono.fromFuture(() -> this.worker.startGuarded(gate, pool));
         }
     }
 
