@@ -16,11 +16,14 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplicat
 import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.health.autoconfigure.contributor.ConditionalOnEnabledHealthIndicator;
 import org.springframework.boot.health.contributor.HealthIndicator;
+import org.springframework.boot.health.contributor.Status;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.annotation.Role;
 import org.springframework.core.env.Environment;
 import org.springframework.http.ProblemDetail;
+
+import java.util.Locale;
 
 /**
  * The parts that {@link PercpuRefAutoConfiguration} and {@link PercpuRefActuatorAutoConfiguration}
@@ -136,8 +139,9 @@ final class PercpuRefConfigurations {
         @Bean
         @ConditionalOnEnabledHealthIndicator("percpurefs")
         @ConditionalOnMissingBean(value = PercpuRefsHealthIndicator.class, name = "percpuRefsHealthIndicator")
-        PercpuRefsHealthIndicator percpuRefsHealthIndicator(RefRegistry registry) {
-            return new PercpuRefsHealthIndicator(registry);
+        PercpuRefsHealthIndicator percpuRefsHealthIndicator(RefRegistry registry, PercpuRefProperties properties) {
+            String code = properties.getHealth().getStuckStatus().trim().toUpperCase(Locale.ROOT);
+            return new PercpuRefsHealthIndicator(registry, new Status(code));
         }
     }
 }

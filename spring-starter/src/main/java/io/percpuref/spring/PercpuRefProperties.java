@@ -28,8 +28,8 @@ public class PercpuRefProperties {
 
     /**
      * How long a resource may be dying (killed, leases still outstanding) before it is reported as
-     * stuck: logged once, counted in the 'percpu.refs.stuck' gauge, and the 'percpuRefs' health
-     * indicator reports DOWN.
+     * stuck: logged once, counted in the 'percpu.refs.stuck' gauge, and listed in the details of
+     * the 'percpuRefs' health indicator (whose status is then 'percpu-ref.health.stuck-status').
      */
     private Duration stuckThreshold = Duration.ofSeconds(60);
 
@@ -40,6 +40,8 @@ public class PercpuRefProperties {
     private final Guard guard = new Guard();
 
     private final Web web = new Web();
+
+    private final Health health = new Health();
 
     public boolean isEnabled() {
         return this.enabled;
@@ -79,6 +81,30 @@ public class PercpuRefProperties {
 
     public Web getWeb() {
         return this.web;
+    }
+
+    public Health getHealth() {
+        return this.health;
+    }
+
+    /** The 'percpuRefs' health indicator. */
+    public static class Health {
+
+        /**
+         * Status of the 'percpuRefs' health indicator while at least one resource is stuck (the
+         * stuck resources are in its details either way): 'UP' (the default: a stuck resource is a
+         * leak to investigate, not a reason to pull the instance from its load balancer),
+         * 'OUT_OF_SERVICE', 'DOWN' or any status code of your own.
+         */
+        private String stuckStatus = "UP";
+
+        public String getStuckStatus() {
+            return this.stuckStatus;
+        }
+
+        public void setStuckStatus(String stuckStatus) {
+            this.stuckStatus = stuckStatus;
+        }
     }
 
     /** The drain of every managed resource when the application context closes. */

@@ -4,12 +4,15 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.percpuref.ResourceUnavailableException;
 import io.percpuref.micrometer.PercpuRefMetrics;
 import io.percpuref.registry.LeakDetection;
+import io.percpuref.registry.Lease;
+import io.percpuref.registry.ManagedResource;
 import io.percpuref.registry.RefRegistry;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.autoconfigure.aop.AopAutoConfiguration;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
+import org.springframework.boot.health.contributor.Status;
 import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.boot.test.context.runner.WebApplicationContextRunner;
@@ -20,6 +23,7 @@ import java.time.Duration;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 /** One test per condition of the auto-configuration (Spring Boot's own style). */
 class PercpuRefAutoConfigurationTests {
@@ -66,6 +70,20 @@ class PercpuRefAutoConfigurationTests {
         this.runner.withPropertyValues("management.endpoints.web.exposure.include=percpurefs",
                         "management.endpoint.percpurefs.access=NONE")
                 .run(context -> assertThat(context).doesNotHaveBean(PercpuRefsEndpoint.class));
+    }
+
+    @Test
+    void stuckStatusOfTheHealthIndicatorIsConfigurable() {
+        this.runner.withPropertyValues("percpu-ref.health.stuck-status=out_of_service", "percpu-ref.stuck-threshold=1ms")
+                .run(context -> {
+                    RefRegistry registry = context.getBean(RefRegistry.class);
+                    ManagedResource<Object> stuck = registry.register("stuck", new Object(), r -> { });
+                    Lease<Object> lease = stuck.acquire();
+                    stuck.kill();
+                    await().until(() -> context.getBean(PercpuRefsHealthIndicator.class).health().getStatus()
+                            .equals(Status.OUT_OF_SERVICE));
+                    lease.close();
+                });
     }
 
     @Test
