@@ -8,18 +8,26 @@ import io.percpuref.registry.Lease;
 import io.percpuref.registry.ManagedResource;
 import io.percpuref.registry.RefRegistry;
 import org.junit.jupiter.api.Test;
+import org.springframework.boot.actuate.autoconfigure.endpoint.EndpointAutoConfiguration;
+import org.springframework.boot.actuate.autoconfigure.endpoint.web.WebEndpointAutoConfiguration;
+import org.springframework.boot.actuate.endpoint.OperationType;
+import org.springframework.boot.actuate.endpoint.web.ExposableWebEndpoint;
+import org.springframework.boot.actuate.endpoint.web.WebEndpointsSupplier;
+import org.springframework.boot.actuate.endpoint.web.WebOperation;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.autoconfigure.aop.AopAutoConfiguration;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.boot.health.contributor.Status;
 import org.springframework.boot.test.context.FilteredClassLoader;
+import org.springframework.boot.test.context.assertj.AssertableWebApplicationContext;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.boot.test.context.runner.WebApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
 import java.time.Duration;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -84,6 +92,32 @@ class PercpuRefAutoConfigurationTests {
                             .equals(Status.OUT_OF_SERVICE));
                     lease.close();
                 });
+    }
+
+    @Test
+    void endpointIsReadOnlyByDefaultSoTheKillNeedsAnOptIn() {
+        webEndpoints()
+                .withPropertyValues("management.endpoints.web.exposure.include=percpurefs")
+                .run(context -> assertThat(operationsOfPercpurefs(context)).containsOnly(OperationType.READ));
+    }
+
+    @Test
+    void endpointKillIsAvailableWhenAccessIsUnrestricted() {
+        webEndpoints()
+                .withPropertyValues("management.endpoints.web.exposure.include=percpurefs",
+                        "management.endpoint.percpurefs.access=UNRESTRICTED")
+                .run(context -> assertThat(operationsOfPercpurefs(context)).contains(OperationType.READ, OperationType.WRITE));
+    }
+
+    private static WebApplicationContextRunner webEndpoints() {
+        return new WebApplicationContextRunner().withConfiguration(AutoConfigurations.of(PercpuRefAutoConfiguration.class,
+                PercpuRefActuatorAutoConfiguration.class, EndpointAutoConfiguration.class, WebEndpointAutoConfiguration.class));
+    }
+
+    private static List<OperationType> operationsOfPercpurefs(AssertableWebApplicationContext context) {
+        ExposableWebEndpoint endpoint = context.getBean(WebEndpointsSupplier.class).getEndpoints().stream()
+                .filter(e -> e.getEndpointId().toString().equals("percpurefs")).findFirst().orElseThrow();
+        return endpoint.getOperations().stream().map(WebOperation::getType).toList();
     }
 
     @Test

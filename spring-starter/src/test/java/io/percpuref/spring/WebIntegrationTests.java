@@ -24,7 +24,7 @@ import static org.awaitility.Awaitility.await;
  * once.
  */
 @SpringBootTest(classes = WebApp.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
-        "management.endpoints.web.exposure.include=health,percpurefs",
+        "management.endpoints.web.exposure.include=health,percpurefs", "management.endpoint.percpurefs.access=unrestricted",
         "management.endpoint.health.show-details=always"})
 class WebIntegrationTests {
 
