@@ -107,8 +107,8 @@ final class PercpuRefConfigurations {
 
         @Bean
         @ConditionalOnMissingBean
-        ResourceUnavailableExceptionHandler percpuRefResourceUnavailableExceptionHandler() {
-            return new ResourceUnavailableExceptionHandler();
+        ResourceUnavailableExceptionHandler percpuRefResourceUnavailableExceptionHandler(PercpuRefProperties properties) {
+            return new ResourceUnavailableExceptionHandler(properties.getWeb().getRetryAfter());
         }
     }
 

@@ -213,12 +213,25 @@ public class PercpuRefProperties {
          */
         private boolean exceptionHandler = true;
 
+        /**
+         * Retry-After of the 503 answer to a refused call, sent in whole seconds (rounded up).
+         */
+        private Duration retryAfter = ResourceUnavailableExceptionHandler.DEFAULT_RETRY_AFTER;
+
         public boolean isExceptionHandler() {
             return this.exceptionHandler;
         }
 
         public void setExceptionHandler(boolean exceptionHandler) {
             this.exceptionHandler = exceptionHandler;
+        }
+
+        public Duration getRetryAfter() {
+            return this.retryAfter;
+        }
+
+        public void setRetryAfter(Duration retryAfter) {
+            this.retryAfter = retryAfter;
         }
     }
 }
