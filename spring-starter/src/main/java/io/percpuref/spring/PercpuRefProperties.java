@@ -216,7 +216,7 @@ public class PercpuRefProperties {
         /**
          * Retry-After of the 503 answer to a refused call, sent in whole seconds (rounded up).
          */
-        private Duration retryAfter = ResourceUnavailableExceptionHandler.DEFAULT_RETRY_AFTER;
+        private Duration retryAfter = Duration.ofSeconds(1);
 
         public boolean isExceptionHandler() {
             return this.exceptionHandler;
