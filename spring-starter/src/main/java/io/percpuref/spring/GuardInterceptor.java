@@ -8,6 +8,8 @@ import io.percpuref.registry.RefState;
 
 import org.aopalliance.intercept.MethodInterceptor;
 import org.aopalliance.intercept.MethodInvocation;
+import org.apache.commons.logging.Log;
+import org.apache.commons.logging.LogFactory;
 import org.springframework.aop.Pointcut;
 import org.springframework.aop.support.AopUtils;
 import org.springframework.core.MethodClassKey;
@@ -40,6 +42,8 @@ import java.util.function.Supplier;
  * resource's kill returned never runs it (the kill is linearizable, see {@code PercpuRef}).
  */
 final class GuardInterceptor implements MethodInterceptor {
+
+    private static final Log logger = LogFactory.getLog(GuardInterceptor.class);
 
     private final Supplier<RefRegistry> registrySupplier;
     /** The registry, once looked up (benign race: every thread gets the same singleton). */
@@ -239,6 +243,12 @@ final class GuardInterceptor implements MethodInterceptor {
             throws Throwable {
         if (guarded.hasFallback()) {
             return guarded.callFallback(invocation.getThis(), invocation.getArguments(), refused);
+        }
+        if (guarded.skipsRefusals()) {
+            if (logger.isDebugEnabled()) {
+                logger.debug("Skipped " + guarded.description() + ": " + refused.getMessage());
+            }
+            return null;
         }
         return switch (guarded.kind()) {
             case SYNC, DYNAMIC -> throw refused;

@@ -50,7 +50,9 @@ import java.lang.annotation.Target;
  * The method is not called. If {@link #fallbackMethod()} names a method, it is called instead, with
  * the same arguments and optionally the {@link io.percpuref.ResourceUnavailableException} as an
  * extra last parameter, and its result (or exception) is the call's. Otherwise the call fails with
- * {@link io.percpuref.ResourceUnavailableException}: thrown for ordinary return types, returned as
+ * {@link io.percpuref.ResourceUnavailableException} (unless {@link #refusal()} skips it, as it does
+ * by default for {@code void} methods that the container invokes: scheduled tasks, event and
+ * message listeners): thrown for ordinary return types, returned as
  * an exceptionally completed stage for {@code CompletionStage}/{@code CompletableFuture}, and as an
  * error signal for reactive types (thrown for a method declared {@code Object}, whose type is not
  * known before it runs). A resource name under which nothing is registered
@@ -93,4 +95,40 @@ public @interface Guarded {
      * checked.
      */
     String fallbackMethod() default "";
+
+    /**
+     * What a refused call does when there is no {@link #fallbackMethod()}. The default,
+     * {@link Refusal#AUTO}, skips refused calls of {@code void} methods that the container invokes
+     * (a scheduled task, an event or message listener), and fails every other refused call.
+     */
+    Refusal refusal() default Refusal.AUTO;
+
+    /** What a refused call without a fallback method does; see {@link Guarded#refusal()}. */
+    enum Refusal {
+
+        /**
+         * {@link #SKIP} for a method that returns {@code void} and is invoked by the container:
+         * annotated (also through a meta-annotation) {@code @Scheduled}, {@code @EventListener}
+         * (so {@code @TransactionalEventListener}), {@code @JmsListener}, {@code @KafkaListener},
+         * {@code @KafkaHandler}, {@code @RabbitListener}, {@code @RabbitHandler},
+         * {@code @PulsarListener} or {@code @SqsListener}, or an
+         * {@code ApplicationListener.onApplicationEvent}. {@link #FAIL} for every other method.
+         */
+        AUTO,
+
+        /**
+         * The call fails with {@link io.percpuref.ResourceUnavailableException}, in the form its
+         * return type takes (thrown, failed stage, error signal). For a scheduled task, Spring then
+         * logs an error with the stack trace at every tick.
+         */
+        FAIL,
+
+        /**
+         * The call returns at once without running the method, logged in one line at
+         * {@code DEBUG} (logger {@code io.percpuref.spring.GuardInterceptor}) and counted in
+         * {@code percpu.refs.rejections} like every refusal. Only for methods that return
+         * {@code void}; anything else fails at startup.
+         */
+        SKIP
+    }
 }

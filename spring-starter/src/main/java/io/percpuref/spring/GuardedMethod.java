@@ -7,7 +7,9 @@ import org.springframework.aop.support.AopUtils;
 import org.springframework.core.KotlinDetector;
 import org.springframework.core.ReactiveAdapter;
 import org.springframework.core.ReactiveAdapterRegistry;
+import org.springframework.context.ApplicationListener;
 import org.springframework.core.annotation.AnnotatedElementUtils;
+import org.springframework.core.annotation.MergedAnnotations;
 import org.springframework.util.ClassUtils;
 import org.springframework.util.ReflectionUtils;
 import org.springframework.util.StringUtils;
@@ -15,6 +17,7 @@ import org.springframework.util.StringValueResolver;
 
 import java.lang.reflect.Method;
 import java.util.Arrays;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
@@ -43,6 +46,19 @@ final class GuardedMethod {
         DYNAMIC
     }
 
+    /** Annotations of methods that the container invokes, whose refused calls are skipped by default. */
+    private static final Set<String> CONTAINER_INVOKED = Set.of(
+            "org.springframework.scheduling.annotation.Scheduled",
+            "org.springframework.scheduling.annotation.Schedules",
+            "org.springframework.context.event.EventListener",
+            "org.springframework.jms.annotation.JmsListener",
+            "org.springframework.kafka.annotation.KafkaListener",
+            "org.springframework.kafka.annotation.KafkaHandler",
+            "org.springframework.amqp.rabbit.annotation.RabbitListener",
+            "org.springframework.amqp.rabbit.annotation.RabbitHandler",
+            "org.springframework.pulsar.annotation.PulsarListener",
+            "io.awspring.cloud.sqs.annotation.SqsListener");
+
     /** Spring's registry of reactive types; it knows none unless Reactor is on the class path. */
     private static final ReactiveAdapterRegistry REACTIVE_TYPES = ReactiveAdapterRegistry.getSharedInstance();
 
@@ -56,15 +72,18 @@ final class GuardedMethod {
     private final @Nullable Method fallback;
     /** Whether {@link #fallback} takes the exception as an extra last argument. */
     private final boolean fallbackTakesException;
+    /** Whether a refusal without a fallback returns quietly instead of failing (void methods only). */
+    private final boolean skipsRefusals;
 
     private GuardedMethod(String description, String resourceName, Kind kind, @Nullable ReactiveAdapter adapter,
-                          @Nullable Method fallback, boolean fallbackTakesException) {
+                          @Nullable Method fallback, boolean fallbackTakesException, boolean skipsRefusals) {
         this.description = description;
         this.resourceName = resourceName;
         this.kind = kind;
         this.adapter = adapter;
         this.fallback = fallback;
         this.fallbackTakesException = fallbackTakesException;
+        this.skipsRefusals = skipsRefusals;
     }
 
     /**
@@ -123,8 +142,33 @@ final class GuardedMethod {
                 ReflectionUtils.makeAccessible(fallback);
             }
         }
+        boolean skipsRefusals = switch (guarded.refusal()) {
+            case FAIL -> false;
+            case AUTO -> returnType == void.class && invokedByTheContainer(specific, targetClass);
+            case SKIP -> {
+                if (returnType != void.class) {
+                    throw new IllegalStateException("@Guarded(refusal = SKIP) on " + description + ", which returns "
+                            + returnType.getName() + ": only a void method can skip a refused call");
+                }
+                yield true;
+            }
+        };
         ReactiveAdapter adapter = kind == Kind.REACTIVE ? REACTIVE_TYPES.getAdapter(returnType) : null;
-        return new GuardedMethod(description, name, kind, adapter, fallback, takesException);
+        return new GuardedMethod(description, name, kind, adapter, fallback, takesException, skipsRefusals);
+    }
+
+    /**
+     * Whether the container invokes {@code method}: a scheduled task, an event or message listener
+     * (see {@link Guarded.Refusal#AUTO}). Matched by annotation name, so that none of these
+     * projects is needed on the class path.
+     */
+    private static boolean invokedByTheContainer(Method method, Class<?> targetClass) {
+        if (ApplicationListener.class.isAssignableFrom(targetClass) && method.getName().equals("onApplicationEvent")
+                && method.getParameterCount() == 1) {
+            return true;
+        }
+        return MergedAnnotations.from(method, MergedAnnotations.SearchStrategy.TYPE_HIERARCHY).stream()
+                .anyMatch(a -> CONTAINER_INVOKED.contains(a.getType().getName()));
     }
 
     /** For messages: {@code Search.find(String, int)}. */
@@ -216,6 +260,11 @@ final class GuardedMethod {
     /** The declared return type's reactive adapter; non-null for {@link Kind#REACTIVE}. */
     @Nullable ReactiveAdapter adapter() {
         return this.adapter;
+    }
+
+    /** Whether a refusal without a fallback returns quietly (null) instead of failing. */
+    boolean skipsRefusals() {
+        return this.skipsRefusals;
     }
 
     boolean hasFallback() {
