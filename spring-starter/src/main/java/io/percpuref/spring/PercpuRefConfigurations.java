@@ -94,8 +94,10 @@ final class PercpuRefConfigurations {
         @Bean
         @ConditionalOnMissingBean
         PercpuRefLifecycle percpuRefLifecycle(RefRegistry registry, PercpuRefProperties properties) {
-            return new PercpuRefLifecycle(registry, properties.getShutdown().getTimeout(),
+            PercpuRefLifecycle lifecycle = new PercpuRefLifecycle(registry, properties.getShutdown().getTimeout(),
                     properties.getShutdown().getPhase());
+            lifecycle.setBudget(properties.getShutdown().getBudget());
+            return lifecycle;
         }
     }
 

@@ -124,6 +124,16 @@ public class PercpuRefProperties {
          */
         private int phase = PercpuRefLifecycle.DEFAULT_PHASE;
 
+        /**
+         * Upper bound of the whole close, counted from its start: the drain waits at most until
+         * this much time has passed since the context began to close, whatever the earlier phases
+         * (the web server's graceful shutdown) took. Set it below the platform's grace period (for
+         * example 25s for Kubernetes' default 30s terminationGracePeriodSeconds), and keep
+         * 'spring.lifecycle.timeout-per-shutdown-phase' below it. Unset (the default): no bound
+         * beyond 'percpu-ref.shutdown.timeout'.
+         */
+        private Duration budget;
+
         public Duration getTimeout() {
             return this.timeout;
         }
@@ -134,6 +144,14 @@ public class PercpuRefProperties {
 
         public int getPhase() {
             return this.phase;
+        }
+
+        public Duration getBudget() {
+            return this.budget;
+        }
+
+        public void setBudget(Duration budget) {
+            this.budget = budget;
         }
 
         public void setPhase(int phase) {
