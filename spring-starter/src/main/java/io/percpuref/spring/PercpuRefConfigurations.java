@@ -5,7 +5,9 @@ import io.percpuref.micrometer.PercpuRefMetrics;
 import io.percpuref.registry.RefRegistry;
 
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.annotation.AnnotatedBeanDefinition;
 import org.springframework.beans.factory.config.BeanDefinition;
+import org.springframework.boot.LazyInitializationExcludeFilter;
 import org.springframework.boot.actuate.autoconfigure.endpoint.condition.ConditionalOnAvailableEndpoint;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
@@ -20,6 +22,7 @@ import org.springframework.boot.health.contributor.Status;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.annotation.Role;
+import org.springframework.core.annotation.AnnotatedElementUtils;
 import org.springframework.core.env.Environment;
 import org.springframework.http.ProblemDetail;
 
@@ -77,6 +80,21 @@ final class PercpuRefConfigurations {
             GuardedBeanPostProcessor processor = new GuardedBeanPostProcessor(registry::getObject, guard.getOrder());
             processor.setUnknownResourceFails(guard.getUnknownResource() == PercpuRefProperties.Guard.UnknownResource.FAIL);
             return processor;
+        }
+
+        /**
+         * Keeps {@code @GuardedResource} beans out of lazy initialization
+         * ({@code spring.main.lazy-initialization=true}): a resource that nothing references would
+         * never be created, never registered, and every call guarded by its name refused.
+         */
+        @Bean
+        @ConditionalOnClass(LazyInitializationExcludeFilter.class)
+        static LazyInitializationExcludeFilter percpuRefGuardedResourcesAreEager() {
+            return (beanName, definition, beanType) -> (beanType != null
+                    && AnnotatedElementUtils.hasAnnotation(beanType, GuardedResource.class))
+                    || (definition instanceof AnnotatedBeanDefinition annotated
+                    && annotated.getFactoryMethodMetadata() != null
+                    && annotated.getFactoryMethodMetadata().isAnnotated(GuardedResource.class.getName()));
         }
 
         @Bean
