@@ -35,11 +35,13 @@ import java.util.function.Supplier;
  * call, as {@link Guarded} describes for each return type.
  *
  * <p>Every call: one read of {@link #methods} (lock-free once the method has been resolved), one
- * {@link RefRegistry#find} and one {@link ManagedResource#acquire()}, then the invocation, then
- * {@link Lease#close()} in a {@code finally} or in the completion of the returned stage or
- * subscription. Nothing here takes a lock or blocks, so guarded calls run unchanged on virtual
- * threads. The lease is acquired before the method body runs, so a call that starts after the
- * resource's kill returned never runs it (the kill is linearizable, see {@code PercpuRef}).
+ * {@link RefRegistry#find}, one read of {@link #lastSeen} and one {@link ManagedResource#acquire()},
+ * then the invocation, then {@link Lease#close()}: at once for ordinary values; in a completion
+ * action of the method's own stage, which alone ends the lease (the caller gets a dependent
+ * future); or, for reactive types, at once for the body and per subscription afterwards. Nothing
+ * here takes a lock or blocks, so guarded calls run unchanged on virtual threads. The lease is
+ * acquired before the method body runs, so a call that starts after the resource's kill returned
+ * never runs it (the kill is linearizable, see {@code PercpuRef}).
  */
 final class GuardInterceptor implements MethodInterceptor {
 
@@ -53,7 +55,8 @@ final class GuardInterceptor implements MethodInterceptor {
     /**
      * The last resource found under each guarded name: after its release removes the name from the
      * registry, refusals go through its {@code acquire()}, which counts them. Written only when the
-     * resource under a name changes.
+     * resource under a name changes. It keeps one released resource per guarded name reachable
+     * until the name is registered again.
      */
     private final ConcurrentHashMap<String, ManagedResource<?>> lastSeen = new ConcurrentHashMap<>();
     /** Resolves placeholders in resource names; set by the post-processor before any proxy exists. */
