@@ -88,7 +88,6 @@ final class PercpuRefConfigurations {
          * never be created, never registered, and every call guarded by its name refused.
          */
         @Bean
-        @ConditionalOnClass(LazyInitializationExcludeFilter.class)
         static LazyInitializationExcludeFilter percpuRefGuardedResourcesAreEager() {
             return (beanName, definition, beanType) -> (beanType != null
                     && AnnotatedElementUtils.hasAnnotation(beanType, GuardedResource.class))
