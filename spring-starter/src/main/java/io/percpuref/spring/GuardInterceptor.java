@@ -8,14 +8,23 @@ import io.percpuref.registry.RefState;
 
 import org.aopalliance.intercept.MethodInterceptor;
 import org.aopalliance.intercept.MethodInvocation;
+import org.apache.commons.logging.Log;
+import org.apache.commons.logging.LogFactory;
 import org.springframework.aop.Pointcut;
 import org.springframework.aop.support.AopUtils;
 import org.springframework.core.MethodClassKey;
+import org.springframework.core.ReactiveAdapter;
+import org.springframework.core.annotation.AnnotatedElementUtils;
 import org.springframework.util.ReflectionUtils;
 import org.springframework.util.StringValueResolver;
 
 import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
@@ -26,19 +35,30 @@ import java.util.function.Supplier;
  * call, as {@link Guarded} describes for each return type.
  *
  * <p>Every call: one read of {@link #methods} (lock-free once the method has been resolved), one
- * {@link RefRegistry#find} and one {@link ManagedResource#acquire()}, then the invocation, then
- * {@link Lease#close()} in a {@code finally} or in the completion of the returned stage or
- * subscription. Nothing here takes a lock or blocks, so guarded calls run unchanged on virtual
- * threads. The lease is acquired before the method body runs, so a call that starts after the
- * resource's kill returned never runs it (the kill is linearizable, see {@code PercpuRef}).
+ * {@link RefRegistry#find}, one read of {@link #lastSeen} and one {@link ManagedResource#acquire()},
+ * then the invocation, then {@link Lease#close()}: at once for ordinary values; in a completion
+ * action of the method's own stage, which alone ends the lease (the caller gets a dependent
+ * future); or, for reactive types, at once for the body and per subscription afterwards. Nothing
+ * here takes a lock or blocks, so guarded calls run unchanged on virtual threads. The lease is
+ * acquired before the method body runs, so a call that starts after the resource's kill returned
+ * never runs it (the kill is linearizable, see {@code PercpuRef}).
  */
 final class GuardInterceptor implements MethodInterceptor {
+
+    private static final Log logger = LogFactory.getLog(GuardInterceptor.class);
 
     private final Supplier<RefRegistry> registrySupplier;
     /** The registry, once looked up (benign race: every thread gets the same singleton). */
     private volatile RefRegistry registry;
     /** Resolved guarded methods by (invoked method, target class). */
     private final ConcurrentHashMap<MethodClassKey, GuardedMethod> methods = new ConcurrentHashMap<>();
+    /**
+     * The last resource found under each guarded name: after its release removes the name from the
+     * registry, refusals go through its {@code acquire()}, which counts them. Written only when the
+     * resource under a name changes. It keeps one released resource per guarded name reachable
+     * until the name is registered again.
+     */
+    private final ConcurrentHashMap<String, ManagedResource<?>> lastSeen = new ConcurrentHashMap<>();
     /** Resolves placeholders in resource names; set by the post-processor before any proxy exists. */
     private volatile StringValueResolver valueResolver = value -> value;
 
@@ -52,12 +72,65 @@ final class GuardInterceptor implements MethodInterceptor {
 
     /** Resolves every guarded method of {@code targetClass} now, so that a misconfiguration fails at startup. */
     void validate(Class<?> targetClass) {
-        Pointcut pointcut = GuardedBeanPostProcessor.POINTCUT;
-        for (Method m : ReflectionUtils.getUniqueDeclaredMethods(targetClass, ReflectionUtils.USER_DECLARED_METHODS)) {
-            if (pointcut.getClassFilter().matches(targetClass) && pointcut.getMethodMatcher().matches(m, targetClass)) {
-                guardedMethod(m, targetClass);
+        Guarded typeLevel = AnnotatedElementUtils.findMergedAnnotation(targetClass, Guarded.class);
+        boolean typeLevelFallback = typeLevel != null && !typeLevel.fallbackMethod().isEmpty();
+        boolean typeLevelFallbackFits = false;
+        for (Method m : guardedMethods(targetClass)) {
+            if (proxiable(m)) {
+                GuardedMethod guarded = guardedMethod(m, targetClass);
+                typeLevelFallbackFits |= typeLevelFallback && guarded.hasFallback()
+                        && !AnnotatedElementUtils.hasAnnotation(m, Guarded.class);
             }
         }
+        if (typeLevelFallback && !typeLevelFallbackFits) {
+            throw new IllegalStateException("fallbackMethod '" + typeLevel.fallbackMethod() + "' of the type-level @Guarded on "
+                    + targetClass.getName() + " fits none of its methods: declare it with the parameters of the methods"
+                    + " it stands in for, optionally followed by a ResourceUnavailableException parameter");
+        }
+    }
+
+    /**
+     * Fails if a method that {@code @Guarded} means to guard cannot be intercepted by the proxy: a
+     * private or static method annotated itself, or (on a class proxy, which cannot override them)
+     * a final method annotated itself or covered by a type-level annotation.
+     *
+     * @throws IllegalStateException naming the first such method
+     */
+    void validateInterceptable(Class<?> targetClass, boolean classProxy) {
+        for (Method m : guardedMethods(targetClass)) {
+            boolean annotated = AnnotatedElementUtils.hasAnnotation(m, Guarded.class);
+            int modifiers = m.getModifiers();
+            if (annotated && (Modifier.isPrivate(modifiers) || Modifier.isStatic(modifiers))) {
+                throw new IllegalStateException("@Guarded " + GuardedMethod.describe(m, targetClass) + " is "
+                        + (Modifier.isPrivate(modifiers) ? "private" : "static")
+                        + ": a proxy cannot intercept it, so it would run unguarded");
+            }
+            if (classProxy && proxiable(m) && Modifier.isFinal(modifiers)) {
+                throw new IllegalStateException("@Guarded " + GuardedMethod.describe(m, targetClass)
+                        + " is final: the class proxy cannot override it, so it would run unguarded;"
+                        + " make it non-final (or proxy an interface that declares it)");
+            }
+        }
+    }
+
+    /** The methods of {@code targetClass} that the pointcut matches. */
+    private static List<Method> guardedMethods(Class<?> targetClass) {
+        Pointcut pointcut = GuardedBeanPostProcessor.POINTCUT;
+        List<Method> matched = new ArrayList<>();
+        if (!pointcut.getClassFilter().matches(targetClass)) {
+            return matched;
+        }
+        for (Method m : ReflectionUtils.getUniqueDeclaredMethods(targetClass, ReflectionUtils.USER_DECLARED_METHODS)) {
+            if (pointcut.getMethodMatcher().matches(m, targetClass)) {
+                matched.add(m);
+            }
+        }
+        return matched;
+    }
+
+    /** Whether a proxy may route calls of {@code m} to the advice: neither private nor static. */
+    private static boolean proxiable(Method m) {
+        return !Modifier.isPrivate(m.getModifiers()) && !Modifier.isStatic(m.getModifiers());
     }
 
     @Override
@@ -65,30 +138,6 @@ final class GuardInterceptor implements MethodInterceptor {
         Object target = invocation.getThis();
         Class<?> targetClass = target != null ? AopUtils.getTargetClass(target) : invocation.getMethod().getDeclaringClass();
         GuardedMethod guarded = guardedMethod(invocation.getMethod(), targetClass);
-        return switch (guarded.kind()) {
-            case SYNC -> invokeSync(invocation, guarded);
-            case STAGE -> invokeStage(invocation, guarded);
-            case MONO, FLUX -> ReactorGuards.invoke(this, invocation, guarded);
-        };
-    }
-
-    private Object invokeSync(MethodInvocation invocation, GuardedMethod guarded) throws Throwable {
-        Lease<?> lease;
-        try {
-            lease = acquire(guarded);
-        }
-        catch (ResourceUnavailableException refused) {
-            return refuse(invocation, guarded, refused);
-        }
-        try {
-            return invocation.proceed();
-        }
-        finally {
-            lease.close();
-        }
-    }
-
-    private Object invokeStage(MethodInvocation invocation, GuardedMethod guarded) throws Throwable {
         Lease<?> lease;
         try {
             lease = acquire(guarded);
@@ -99,33 +148,94 @@ final class GuardInterceptor implements MethodInterceptor {
         Object result;
         try {
             result = invocation.proceed();
-            if (result == null) {
-                lease.close();
-                return null;
-            }
-            // The lease follows the stage; the caller gets the method's own stage, unchanged.
-            ((CompletionStage<?>) result).whenComplete((value, failure) -> lease.close());
         }
         catch (Throwable t) {
             lease.close();
             throw t;
         }
-        return result;
+        if (result == null || guarded.kind() == GuardedMethod.Kind.SYNC) {
+            lease.close();
+            return result;
+        }
+        return leaseFollows(result, lease, guarded, invocation);
     }
 
     /**
-     * A lease on the guarded method's resource.
+     * Hands the call's lease on to the work that {@code result} stands for: a stage keeps it until it
+     * completes; for a reactive type the lease of the body ends now and each subscription takes one.
+     */
+    private Object leaseFollows(Object result, Lease<?> lease, GuardedMethod guarded, MethodInvocation invocation) {
+        if (result instanceof CompletionStage<?> stage) {
+            return leaseFollows(stage, lease);
+        }
+        lease.close();
+        ReactiveAdapter adapter = guarded.kind() == GuardedMethod.Kind.REACTIVE ? guarded.adapter()
+                : GuardedMethod.adapterOf(result);
+        if (adapter == null) {
+            return result;
+        }
+        return ReactorGuards.leasePerSubscription(this, invocation, guarded, adapter, result);
+    }
+
+    /**
+     * A new future that completes as {@code work} does, after {@code lease} has been closed. Only
+     * {@code work} ends the lease: the caller's {@code cancel}, {@code complete}, {@code orTimeout}
+     * on the returned future complete that future alone, and the method's own work keeps its lease
+     * until it is done. A failure is passed on as {@code work} holds it (not wrapped again).
+     */
+    static CompletableFuture<Object> leaseFollows(CompletionStage<?> work, Lease<?> lease) {
+        CompletableFuture<Object> dependent = new CompletableFuture<>();
+        work.whenComplete((value, failure) -> {
+            lease.close();
+            if (failure != null) {
+                dependent.completeExceptionally(failure);
+            }
+            else {
+                dependent.complete(value);
+            }
+        });
+        return dependent;
+    }
+
+    /**
+     * A lease on the guarded method's resource. Every refusal is counted in the registry's
+     * rejections, also after the resource's release has removed its name: the refusal then comes
+     * from the released resource's own {@code acquire()}. Only a name that was never registered while
+     * this guard watched it is refused uncounted (possible only with
+     * {@code percpu-ref.guard.unknown-resource=warn}).
      *
      * @throws ResourceUnavailableException if the resource is dying or released, or nothing is
      *                                      registered under its name
      */
     Lease<?> acquire(GuardedMethod guarded) {
-        ManagedResource<?> resource = registry().find(guarded.resourceName()).orElse(null);
+        String name = guarded.resourceName();
+        ManagedResource<?> resource = registry().find(name).orElse(null);
         if (resource == null) {
-            throw new ResourceUnavailableException(guarded.resourceName(), RefState.RELEASED.name(),
+            ManagedResource<?> released = this.lastSeen.get(name);
+            if (released != null) {
+                return released.acquire(); // refused (it is released) and counted
+            }
+            throw new ResourceUnavailableException(name, RefState.RELEASED.name(),
                     "no resource is registered under this name (it was released, or never registered)");
         }
+        if (this.lastSeen.get(name) != resource) {
+            this.lastSeen.put(name, resource);
+        }
         return resource.acquire();
+    }
+
+    /**
+     * The resolved guarded names under which nothing is registered in {@code refs} now, each with
+     * the methods it guards, in name order.
+     */
+    Map<String, List<String>> unregisteredNames(RefRegistry refs) {
+        Map<String, List<String>> unknown = new TreeMap<>();
+        for (GuardedMethod m : this.methods.values()) {
+            if (refs.find(m.resourceName()).isEmpty()) {
+                unknown.computeIfAbsent(m.resourceName(), n -> new ArrayList<>()).add(m.description());
+            }
+        }
+        return unknown;
     }
 
     /**
@@ -137,15 +247,16 @@ final class GuardInterceptor implements MethodInterceptor {
         if (guarded.hasFallback()) {
             return guarded.callFallback(invocation.getThis(), invocation.getArguments(), refused);
         }
-        return switch (guarded.kind()) {
-            case SYNC -> throw refused;
-            case STAGE -> {
-                if (guarded.failedFutureFits()) {
-                    yield CompletableFuture.failedFuture(refused);
-                }
-                throw refused;
+        if (guarded.skipsRefusals()) {
+            if (logger.isDebugEnabled()) {
+                logger.debug("Skipped " + guarded.description() + ": " + refused.getMessage());
             }
-            case MONO, FLUX -> ReactorGuards.error(guarded.kind(), refused);
+            return null;
+        }
+        return switch (guarded.kind()) {
+            case SYNC, DYNAMIC -> throw refused;
+            case STAGE -> CompletableFuture.failedFuture(refused);
+            case REACTIVE -> ReactorGuards.error(Objects.requireNonNull(guarded.adapter()), refused);
         };
     }
 

@@ -27,22 +27,35 @@ import java.lang.annotation.Target;
  * <ul>
  *   <li>Ordinary return types: from before the method runs until it returns or throws.</li>
  *   <li>{@link java.util.concurrent.CompletionStage} and
- *   {@link java.util.concurrent.CompletableFuture}: from before the method runs until the returned
- *   stage completes (normally, exceptionally or by cancellation). The stage that the method
- *   returned is returned unchanged.</li>
- *   <li>Reactor {@code Mono} and {@code Flux} (when Reactor is on the class path): the method body
- *   (assembly) runs under a lease, and each subscription takes a lease of its own, released when
- *   the subscription completes, fails or is cancelled. A publisher that is never subscribed holds
- *   nothing.</li>
+ *   {@link java.util.concurrent.CompletableFuture}: from before the method runs until the stage that
+ *   the method returned completes (normally or exceptionally). The caller gets a new
+ *   {@code CompletableFuture} that completes with that stage's outcome, after the lease is closed;
+ *   cancelling or completing it (or {@code orTimeout}) does not end the lease while the method's
+ *   work runs. Other {@code CompletionStage} subtypes fail at startup.</li>
+ *   <li>Reactive types, that is every type Spring's {@code ReactiveAdapterRegistry} adapts when
+ *   Reactor is on the class path ({@code Mono}, {@code Flux}, any {@code Publisher}, RxJava,
+ *   Kotlin {@code Flow}, ...): the method body (assembly) runs under a lease, released when it
+ *   returns; then each subscription takes a lease of its own, released when the subscription
+ *   completes, fails or is cancelled. A publisher that is never subscribed holds nothing.
+ *   Cancellation ends the lease at once, even if cancelled work (a {@code Mono.fromFuture}, a
+ *   blocking call that ignores interrupts) keeps running: such work must hold a lease of its own,
+ *   for example by being started through a {@code @Guarded} method that returns its
+ *   {@code CompletableFuture}.</li>
+ *   <li>Kotlin {@code suspend} functions are not supported: they fail at startup.</li>
+ *   <li>Declared {@code Object}: decided per call by the returned value, as above for a
+ *   {@code CompletionStage} or a reactive type, otherwise as an ordinary value.</li>
  * </ul>
  *
  * <h2>When the resource is not live</h2>
  * The method is not called. If {@link #fallbackMethod()} names a method, it is called instead, with
  * the same arguments and optionally the {@link io.percpuref.ResourceUnavailableException} as an
  * extra last parameter, and its result (or exception) is the call's. Otherwise the call fails with
- * {@link io.percpuref.ResourceUnavailableException}: thrown for ordinary return types, returned as
+ * {@link io.percpuref.ResourceUnavailableException} (unless {@link #refusal()} skips it, as it does
+ * by default for {@code void} methods that the container invokes: scheduled tasks, event and
+ * message listeners): thrown for ordinary return types, returned as
  * an exceptionally completed stage for {@code CompletionStage}/{@code CompletableFuture}, and as an
- * error signal for {@code Mono}/{@code Flux}. A resource name under which nothing is registered
+ * error signal for reactive types (thrown for a method declared {@code Object}, whose type is not
+ * known before it runs). A resource name under which nothing is registered
  * (never registered, or released) is refused the same way, with state {@code RELEASED}.
  *
  * <p>The guard is a Spring AOP advisor: it applies to calls through the bean's proxy (not to calls
@@ -74,6 +87,48 @@ public @interface Guarded {
      * {@link io.percpuref.ResourceUnavailableException} can be assigned, and return a type
      * assignable to the guarded method's return type. Checked at startup. Empty (the default): no
      * fallback, the call fails with the exception.
+     *
+     * <p>On a type-level {@code @Guarded}, the fallback applies to each method that it fits (a
+     * fallback per parameter list, overloaded under one name); methods it does not fit are refused
+     * with the exception. A type-level fallback that fits none of the type's methods fails at
+     * startup. Private and static methods, which no proxy intercepts, are not guarded and not
+     * checked.
      */
     String fallbackMethod() default "";
+
+    /**
+     * What a refused call does when there is no {@link #fallbackMethod()}. The default,
+     * {@link Refusal#AUTO}, skips refused calls of {@code void} methods that the container invokes
+     * (a scheduled task, an event or message listener), and fails every other refused call.
+     */
+    Refusal refusal() default Refusal.AUTO;
+
+    /** What a refused call without a fallback method does; see {@link Guarded#refusal()}. */
+    enum Refusal {
+
+        /**
+         * {@link #SKIP} for a method that returns {@code void} and is invoked by the container:
+         * annotated (also through a meta-annotation) {@code @Scheduled}, {@code @EventListener}
+         * (so {@code @TransactionalEventListener}), {@code @JmsListener}, {@code @KafkaListener},
+         * {@code @KafkaHandler}, {@code @RabbitListener}, {@code @RabbitHandler},
+         * {@code @PulsarListener} or {@code @SqsListener}, or an
+         * {@code ApplicationListener.onApplicationEvent}. {@link #FAIL} for every other method.
+         */
+        AUTO,
+
+        /**
+         * The call fails with {@link io.percpuref.ResourceUnavailableException}, in the form its
+         * return type takes (thrown, failed stage, error signal). For a scheduled task, Spring then
+         * logs an error with the stack trace at every tick.
+         */
+        FAIL,
+
+        /**
+         * The call returns at once without running the method, logged in one line at
+         * {@code DEBUG} (logger {@code io.percpuref.spring.GuardInterceptor}) and counted in
+         * {@code percpu.refs.rejections} like every refusal. Only for methods that return
+         * {@code void}; anything else fails at startup.
+         */
+        SKIP
+    }
 }

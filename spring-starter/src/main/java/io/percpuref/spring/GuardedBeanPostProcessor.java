@@ -2,6 +2,8 @@ package io.percpuref.spring;
 
 import io.percpuref.registry.RefRegistry;
 
+import org.apache.commons.logging.Log;
+import org.apache.commons.logging.LogFactory;
 import org.springframework.aop.Advisor;
 import org.springframework.aop.Pointcut;
 import org.springframework.aop.framework.AdvisedSupport;
@@ -17,12 +19,17 @@ import org.springframework.aop.support.annotation.AnnotationMatchingPointcut;
 import org.springframework.beans.factory.BeanFactory;
 import org.springframework.beans.factory.DisposableBean;
 import org.springframework.beans.factory.config.ConfigurableBeanFactory;
+import org.springframework.context.ApplicationListener;
+import org.springframework.context.event.ContextRefreshedEvent;
 import org.springframework.core.annotation.AnnotationAwareOrderComparator;
 import org.springframework.util.ReflectionUtils;
 
 import java.lang.reflect.Method;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
 
 /**
  * Applies {@link Guarded @Guarded}: a bean post-processor that adds one advisor (pointcut: methods
@@ -41,14 +48,24 @@ import java.util.function.Supplier;
  *
  * <h2>Validation</h2>
  * Every guarded method of a bean is resolved when the bean is proxied: a bare {@code @Guarded}
- * outside a {@link GuardedResource} class, or a {@code fallbackMethod} that does not exist or does
- * not fit, fails the bean's creation with a message naming the method.
+ * outside a {@link GuardedResource} class, a {@code fallbackMethod} that does not exist or does
+ * not fit, a {@code @Guarded} method that the proxy cannot intercept (private, static, or final on
+ * a class proxy; a final method covered by a type-level {@code @Guarded} too) fails the bean's
+ * creation with a message naming the method.
+ *
+ * <p>Resource names are checked once the application context has been refreshed (resources may be
+ * registered during startup, after the guarded bean was created): a guarded name under which
+ * nothing is registered then fails the startup, or, with
+ * {@link #setUnknownResourceFails(boolean) unknownResourceFails} off
+ * ({@code percpu-ref.guard.unknown-resource=warn}, for resources registered later at run time), is
+ * logged as a warning. Until it is registered, calls guarded by that name are refused.
  *
  * <p>The call path takes no lock and never blocks: a lookup in a concurrent map (lock-free for the
  * reads that every call after the first makes), then {@code RefRegistry.find} and a lease. It is
  * safe on virtual threads.
  */
-public class GuardedBeanPostProcessor extends AbstractBeanFactoryAwareAdvisingPostProcessor {
+public class GuardedBeanPostProcessor extends AbstractBeanFactoryAwareAdvisingPostProcessor
+        implements ApplicationListener<ContextRefreshedEvent> {
 
     private static final long serialVersionUID = 1L;
 
@@ -58,7 +75,18 @@ public class GuardedBeanPostProcessor extends AbstractBeanFactoryAwareAdvisingPo
     /** Where the guard applies; stateless, shared by the advisor and the validation. */
     static final Pointcut POINTCUT = guardedPointcut();
 
+    private static final Log logger = LogFactory.getLog(GuardedBeanPostProcessor.class);
+
     private final transient GuardInterceptor interceptor;
+
+    /** The registry, for the check of the resource names after the refresh. */
+    private final transient Supplier<RefRegistry> registry;
+
+    /** The bean factory of the context whose refresh triggers the check (not a child's). */
+    private transient BeanFactory ownBeanFactory;
+
+    /** Whether an unknown resource name fails the startup (true) or is only logged. */
+    private boolean unknownResourceFails = true;
 
     /**
      * @param registry     supplies the registry whose resources are leased; called at the first
@@ -67,7 +95,8 @@ public class GuardedBeanPostProcessor extends AbstractBeanFactoryAwareAdvisingPo
      * @throws NullPointerException if {@code registry} is null
      */
     public GuardedBeanPostProcessor(Supplier<RefRegistry> registry, int advisorOrder) {
-        this.interceptor = new GuardInterceptor(Objects.requireNonNull(registry, "registry"));
+        this.registry = Objects.requireNonNull(registry, "registry");
+        this.interceptor = new GuardInterceptor(registry);
         DefaultPointcutAdvisor guardAdvisor = new DefaultPointcutAdvisor(POINTCUT, this.interceptor);
         guardAdvisor.setOrder(advisorOrder);
         this.advisor = guardAdvisor;
@@ -78,8 +107,44 @@ public class GuardedBeanPostProcessor extends AbstractBeanFactoryAwareAdvisingPo
         return ((DefaultPointcutAdvisor) guardAdvisor()).getOrder();
     }
 
+    /**
+     * Whether a guarded resource name under which nothing is registered once the context has been
+     * refreshed fails the startup ({@code true}, the default) or is only logged as a warning.
+     */
+    public void setUnknownResourceFails(boolean unknownResourceFails) {
+        this.unknownResourceFails = unknownResourceFails;
+    }
+
+    /**
+     * Checks that every guarded resource name resolved so far is registered.
+     *
+     * @throws IllegalStateException naming the unknown names and their methods, when
+     *                               {@link #setUnknownResourceFails unknownResourceFails} is on
+     */
+    @Override
+    public void onApplicationEvent(ContextRefreshedEvent event) {
+        if (event.getApplicationContext().getAutowireCapableBeanFactory() != this.ownBeanFactory) {
+            return;
+        }
+        Map<String, List<String>> unknown = this.interceptor.unregisteredNames(this.registry.get());
+        if (unknown.isEmpty()) {
+            return;
+        }
+        String message = "@Guarded names no registered resource once the application context has been refreshed: "
+                + unknown.entrySet().stream().map(e -> "'" + e.getKey() + "' (" + String.join(", ", e.getValue()) + ")")
+                .collect(Collectors.joining(", "))
+                + ". Calls guarded by such a name are refused. Check the name for a typo, register the resource"
+                + " (@GuardedResource, RefRegistry.register) during startup, or, if it is registered later at run"
+                + " time, set percpu-ref.guard.unknown-resource=warn";
+        if (this.unknownResourceFails) {
+            throw new IllegalStateException(message);
+        }
+        logger.warn(message);
+    }
+
     @Override
     public void setBeanFactory(BeanFactory beanFactory) {
+        this.ownBeanFactory = beanFactory;
         super.setBeanFactory(beanFactory);
         if (beanFactory instanceof ConfigurableBeanFactory cbf) {
             this.interceptor.setValueResolver(cbf::resolveEmbeddedValue);
@@ -96,12 +161,17 @@ public class GuardedBeanPostProcessor extends AbstractBeanFactoryAwareAdvisingPo
             return bean;
         }
         this.interceptor.validate(targetClass);
+        Object proxy;
         if (bean instanceof Advised advised && !advised.isFrozen()
                 && advised.getTargetSource() != AdvisedSupport.EMPTY_TARGET_SOURCE) {
             advised.addAdvisor(insertionIndex(advised), guardAdvisor());
-            return bean;
+            proxy = bean;
         }
-        return super.postProcessAfterInitialization(bean, beanName);
+        else {
+            proxy = super.postProcessAfterInitialization(bean, beanName);
+        }
+        this.interceptor.validateInterceptable(targetClass, AopUtils.isCglibProxy(proxy));
+        return proxy;
     }
 
     /** Before the first existing advisor that sorts after ours (lower order = outside). */

@@ -2,8 +2,14 @@ package io.percpuref.spring;
 
 import io.percpuref.ResourceUnavailableException;
 
+import org.jspecify.annotations.Nullable;
 import org.springframework.aop.support.AopUtils;
+import org.springframework.core.KotlinDetector;
+import org.springframework.core.ReactiveAdapter;
+import org.springframework.core.ReactiveAdapterRegistry;
+import org.springframework.context.ApplicationListener;
 import org.springframework.core.annotation.AnnotatedElementUtils;
+import org.springframework.core.annotation.MergedAnnotations;
 import org.springframework.util.ClassUtils;
 import org.springframework.util.ReflectionUtils;
 import org.springframework.util.StringUtils;
@@ -11,6 +17,7 @@ import org.springframework.util.StringValueResolver;
 
 import java.lang.reflect.Method;
 import java.util.Arrays;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
@@ -25,36 +32,58 @@ final class GuardedMethod {
     enum Kind {
         /** Until the method returns or throws. */
         SYNC,
-        /** Until the returned {@link CompletionStage} completes. */
+        /** Until the method's own {@link CompletionStage} completes; the caller gets a dependent future. */
         STAGE,
-        /** Per subscription of the returned Reactor {@code Mono}. */
-        MONO,
-        /** Per subscription of the returned Reactor {@code Flux}. */
-        FLUX
+        /**
+         * A type that Spring's {@link ReactiveAdapterRegistry} adapts (Reactor, RxJava, Kotlin Flow,
+         * any {@code Publisher}): the body runs under a lease, then each subscription holds one.
+         */
+        REACTIVE,
+        /**
+         * Declared {@code Object}: decided per call by the returned value, as {@link #STAGE} for a
+         * {@code CompletionStage}, as {@link #REACTIVE} for an adaptable type, else as {@link #SYNC}.
+         */
+        DYNAMIC
     }
 
-    private static final boolean REACTOR_PRESENT =
-            ClassUtils.isPresent("reactor.core.publisher.Flux", GuardedMethod.class.getClassLoader());
+    /** Annotations of methods that the container invokes, whose refused calls are skipped by default. */
+    private static final Set<String> CONTAINER_INVOKED = Set.of(
+            "org.springframework.scheduling.annotation.Scheduled",
+            "org.springframework.scheduling.annotation.Schedules",
+            "org.springframework.context.event.EventListener",
+            "org.springframework.jms.annotation.JmsListener",
+            "org.springframework.kafka.annotation.KafkaListener",
+            "org.springframework.kafka.annotation.KafkaHandler",
+            "org.springframework.amqp.rabbit.annotation.RabbitListener",
+            "org.springframework.amqp.rabbit.annotation.RabbitHandler",
+            "org.springframework.pulsar.annotation.PulsarListener",
+            "io.awspring.cloud.sqs.annotation.SqsListener");
+
+    /** Spring's registry of reactive types; it knows none unless Reactor is on the class path. */
+    private static final ReactiveAdapterRegistry REACTIVE_TYPES = ReactiveAdapterRegistry.getSharedInstance();
 
     /** For error messages, e.g. {@code Search.find(String)}. */
     private final String description;
     private final String resourceName;
     private final Kind kind;
-    /** Whether a refusal may be returned as {@code CompletableFuture.failedFuture} (STAGE only). */
-    private final boolean failedFutureFits;
+    /** How the declared return type converts to and from a {@code Publisher}; REACTIVE only. */
+    private final @Nullable ReactiveAdapter adapter;
     /** Called instead of the method when the resource is not live; null if none. */
-    private final Method fallback;
+    private final @Nullable Method fallback;
     /** Whether {@link #fallback} takes the exception as an extra last argument. */
     private final boolean fallbackTakesException;
+    /** Whether a refusal without a fallback returns quietly instead of failing (void methods only). */
+    private final boolean skipsRefusals;
 
-    private GuardedMethod(String description, String resourceName, Kind kind, boolean failedFutureFits,
-                          Method fallback, boolean fallbackTakesException) {
+    private GuardedMethod(String description, String resourceName, Kind kind, @Nullable ReactiveAdapter adapter,
+                          @Nullable Method fallback, boolean fallbackTakesException, boolean skipsRefusals) {
         this.description = description;
         this.resourceName = resourceName;
         this.kind = kind;
-        this.failedFutureFits = failedFutureFits;
+        this.adapter = adapter;
         this.fallback = fallback;
         this.fallbackTakesException = fallbackTakesException;
+        this.skipsRefusals = skipsRefusals;
     }
 
     /**
@@ -62,16 +91,17 @@ final class GuardedMethod {
      *
      * @param resolver resolves {@code ${...}} placeholders in resource names
      * @throws IllegalStateException if the method is not guarded, a bare {@code @Guarded} is used
-     *                               outside a {@code @GuardedResource} class, or the fallback method
-     *                               is missing or does not fit; the message names the method
+     *                               outside a {@code @GuardedResource} class, the method is a Kotlin
+     *                               {@code suspend} function or returns a {@code CompletionStage}
+     *                               subtype other than {@code CompletableFuture}, or the fallback
+     *                               method is missing or does not fit; the message names the method
      */
     static GuardedMethod resolve(Method method, Class<?> targetClass, StringValueResolver resolver) {
         Method specific = AopUtils.getMostSpecificMethod(method, targetClass);
-        String description = ClassUtils.getShortName(targetClass) + "." + specific.getName()
-                + Arrays.stream(specific.getParameterTypes()).map(Class::getSimpleName)
-                .reduce((a, b) -> a + ", " + b).map(p -> "(" + p + ")").orElse("()");
+        String description = describe(specific, targetClass);
         Guarded guarded = AnnotatedElementUtils.findMergedAnnotation(specific, Guarded.class);
-        if (guarded == null) {
+        boolean typeLevel = guarded == null;
+        if (typeLevel) {
             guarded = AnnotatedElementUtils.findMergedAnnotation(targetClass, Guarded.class);
         }
         if (guarded == null) {
@@ -89,17 +119,63 @@ final class GuardedMethod {
                 throw new IllegalStateException("@GuardedResource on " + targetClass.getName() + " has an empty name");
             }
         }
+        if (KotlinDetector.isSuspendingFunction(specific)) {
+            throw new IllegalStateException("@Guarded " + description + " is a Kotlin suspend function, which the"
+                    + " guard does not support: as a plain call, its lease would end at the first suspension point."
+                    + " Guard a function that returns a Flow, Mono or CompletableFuture instead, or lease the resource"
+                    + " inside the function (ManagedResource.acquire() in a use { } block)");
+        }
         Class<?> returnType = specific.getReturnType();
         Kind kind = kindOf(returnType);
-        boolean failedFutureFits = kind == Kind.STAGE && returnType.isAssignableFrom(CompletableFuture.class);
+        if (kind == Kind.STAGE && !returnType.isAssignableFrom(CompletableFuture.class)) {
+            throw new IllegalStateException("@Guarded " + description + " returns " + returnType.getName()
+                    + ": the guard returns a new CompletableFuture that follows the method's own, so that only"
+                    + " the method's work ends the lease; declare CompletionStage or CompletableFuture");
+        }
         Method fallback = null;
         boolean takesException = false;
         if (StringUtils.hasText(guarded.fallbackMethod())) {
-            fallback = findFallback(specific, targetClass, guarded.fallbackMethod(), description);
-            takesException = fallback.getParameterCount() == specific.getParameterCount() + 1;
-            ReflectionUtils.makeAccessible(fallback);
+            // Type-level: the fallback applies to the methods it fits; the others are refused with the exception.
+            fallback = findFallback(specific, targetClass, guarded.fallbackMethod(), description, !typeLevel);
+            if (fallback != null) {
+                takesException = fallback.getParameterCount() == specific.getParameterCount() + 1;
+                ReflectionUtils.makeAccessible(fallback);
+            }
         }
-        return new GuardedMethod(description, name, kind, failedFutureFits, fallback, takesException);
+        boolean skipsRefusals = switch (guarded.refusal()) {
+            case FAIL -> false;
+            case AUTO -> returnType == void.class && invokedByTheContainer(specific, targetClass);
+            case SKIP -> {
+                if (returnType != void.class) {
+                    throw new IllegalStateException("@Guarded(refusal = SKIP) on " + description + ", which returns "
+                            + returnType.getName() + ": only a void method can skip a refused call");
+                }
+                yield true;
+            }
+        };
+        ReactiveAdapter adapter = kind == Kind.REACTIVE ? REACTIVE_TYPES.getAdapter(returnType) : null;
+        return new GuardedMethod(description, name, kind, adapter, fallback, takesException, skipsRefusals);
+    }
+
+    /**
+     * Whether the container invokes {@code method}: a scheduled task, an event or message listener
+     * (see {@link Guarded.Refusal#AUTO}). Matched by annotation name, so that none of these
+     * projects is needed on the class path.
+     */
+    private static boolean invokedByTheContainer(Method method, Class<?> targetClass) {
+        if (ApplicationListener.class.isAssignableFrom(targetClass) && method.getName().equals("onApplicationEvent")
+                && method.getParameterCount() == 1) {
+            return true;
+        }
+        return MergedAnnotations.from(method, MergedAnnotations.SearchStrategy.TYPE_HIERARCHY).stream()
+                .anyMatch(a -> CONTAINER_INVOKED.contains(a.getType().getName()));
+    }
+
+    /** For messages: {@code Search.find(String, int)}. */
+    static String describe(Method method, Class<?> targetClass) {
+        return ClassUtils.getShortName(targetClass) + "." + method.getName()
+                + Arrays.stream(method.getParameterTypes()).map(Class::getSimpleName)
+                .reduce((a, b) -> a + ", " + b).map(p -> "(" + p + ")").orElse("()");
     }
 
     private static String resolveName(StringValueResolver resolver, String raw) {
@@ -111,28 +187,35 @@ final class GuardedMethod {
         if (CompletionStage.class.isAssignableFrom(returnType)) {
             return Kind.STAGE;
         }
-        if (REACTOR_PRESENT) {
-            if (ReactorGuards.isMono(returnType)) {
-                return Kind.MONO;
-            }
-            if (ReactorGuards.isFlux(returnType)) {
-                return Kind.FLUX;
-            }
+        if (returnType == Object.class) {
+            return Kind.DYNAMIC;
+        }
+        if (REACTIVE_TYPES.getAdapter(returnType) != null) {
+            return Kind.REACTIVE;
         }
         return Kind.SYNC;
+    }
+
+    /** The adapter of a value returned by a {@link Kind#DYNAMIC} method; null if it is not reactive. */
+    static @Nullable ReactiveAdapter adapterOf(Object returned) {
+        return REACTIVE_TYPES.getAdapter(returned.getClass());
     }
 
     /**
      * The method named {@code name} of {@code targetClass} (any visibility, inherited too) that takes
      * the guarded method's parameters, optionally plus a last parameter that accepts a
-     * {@link ResourceUnavailableException} (preferred when both exist), and whose return type fits.
+     * {@link ResourceUnavailableException} (preferred when both exist), and whose return type fits;
+     * null if there is none and {@code required} is false.
+     *
+     * @throws IllegalStateException if there is none and {@code required} is true
      */
-    private static Method findFallback(Method guarded, Class<?> targetClass, String name, String description) {
+    private static @Nullable Method findFallback(Method guarded, Class<?> targetClass, String name, String description,
+                                                 boolean required) {
         Class<?>[] params = guarded.getParameterTypes();
         Method plain = null;
         Method withException = null;
         for (Method candidate : ReflectionUtils.getUniqueDeclaredMethods(targetClass, ReflectionUtils.USER_DECLARED_METHODS)) {
-            if (!candidate.getName().equals(name)) {
+            if (!candidate.getName().equals(name) || candidate.equals(guarded)) {
                 continue;
             }
             Class<?>[] p = candidate.getParameterTypes();
@@ -145,6 +228,9 @@ final class GuardedMethod {
             }
         }
         Method fallback = withException != null ? withException : plain;
+        if (!required && (fallback == null || !ClassUtils.isAssignable(guarded.getReturnType(), fallback.getReturnType()))) {
+            return null;
+        }
         if (fallback == null) {
             throw new IllegalStateException("fallbackMethod '" + name + "' of @Guarded " + description
                     + " not found: declare " + name + " with the same parameters, optionally followed by a"
@@ -158,6 +244,11 @@ final class GuardedMethod {
         return fallback;
     }
 
+    /** For messages: {@code Search.find(String)}. */
+    String description() {
+        return this.description;
+    }
+
     String resourceName() {
         return this.resourceName;
     }
@@ -166,8 +257,14 @@ final class GuardedMethod {
         return this.kind;
     }
 
-    boolean failedFutureFits() {
-        return this.failedFutureFits;
+    /** The declared return type's reactive adapter; non-null for {@link Kind#REACTIVE}. */
+    @Nullable ReactiveAdapter adapter() {
+        return this.adapter;
+    }
+
+    /** Whether a refusal without a fallback returns quietly (null) instead of failing. */
+    boolean skipsRefusals() {
+        return this.skipsRefusals;
     }
 
     boolean hasFallback() {

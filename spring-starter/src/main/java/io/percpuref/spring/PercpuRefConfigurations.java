@@ -5,7 +5,9 @@ import io.percpuref.micrometer.PercpuRefMetrics;
 import io.percpuref.registry.RefRegistry;
 
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.annotation.AnnotatedBeanDefinition;
 import org.springframework.beans.factory.config.BeanDefinition;
+import org.springframework.boot.LazyInitializationExcludeFilter;
 import org.springframework.boot.actuate.autoconfigure.endpoint.condition.ConditionalOnAvailableEndpoint;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
@@ -16,11 +18,15 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplicat
 import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.health.autoconfigure.contributor.ConditionalOnEnabledHealthIndicator;
 import org.springframework.boot.health.contributor.HealthIndicator;
+import org.springframework.boot.health.contributor.Status;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.annotation.Role;
+import org.springframework.core.annotation.AnnotatedElementUtils;
 import org.springframework.core.env.Environment;
 import org.springframework.http.ProblemDetail;
+
+import java.util.Locale;
 
 /**
  * The parts that {@link PercpuRefAutoConfiguration} and {@link PercpuRefActuatorAutoConfiguration}
@@ -70,7 +76,24 @@ final class PercpuRefConfigurations {
         @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
         static GuardedBeanPostProcessor percpuRefGuardedBeanPostProcessor(Environment environment,
                                                                           ObjectProvider<RefRegistry> registry) {
-            return new GuardedBeanPostProcessor(registry::getObject, bind(environment).getGuard().getOrder());
+            PercpuRefProperties.Guard guard = bind(environment).getGuard();
+            GuardedBeanPostProcessor processor = new GuardedBeanPostProcessor(registry::getObject, guard.getOrder());
+            processor.setUnknownResourceFails(guard.getUnknownResource() == PercpuRefProperties.Guard.UnknownResource.FAIL);
+            return processor;
+        }
+
+        /**
+         * Keeps {@code @GuardedResource} beans out of lazy initialization
+         * ({@code spring.main.lazy-initialization=true}): a resource that nothing references would
+         * never be created, never registered, and every call guarded by its name refused.
+         */
+        @Bean
+        static LazyInitializationExcludeFilter percpuRefGuardedResourcesAreEager() {
+            return (beanName, definition, beanType) -> (beanType != null
+                    && AnnotatedElementUtils.hasAnnotation(beanType, GuardedResource.class))
+                    || (definition instanceof AnnotatedBeanDefinition annotated
+                    && annotated.getFactoryMethodMetadata() != null
+                    && annotated.getFactoryMethodMetadata().isAnnotated(GuardedResource.class.getName()));
         }
 
         @Bean
@@ -88,8 +111,10 @@ final class PercpuRefConfigurations {
         @Bean
         @ConditionalOnMissingBean
         PercpuRefLifecycle percpuRefLifecycle(RefRegistry registry, PercpuRefProperties properties) {
-            return new PercpuRefLifecycle(registry, properties.getShutdown().getTimeout(),
+            PercpuRefLifecycle lifecycle = new PercpuRefLifecycle(registry, properties.getShutdown().getTimeout(),
                     properties.getShutdown().getPhase());
+            lifecycle.setBudget(properties.getShutdown().getBudget());
+            return lifecycle;
         }
     }
 
@@ -101,8 +126,8 @@ final class PercpuRefConfigurations {
 
         @Bean
         @ConditionalOnMissingBean
-        ResourceUnavailableExceptionHandler percpuRefResourceUnavailableExceptionHandler() {
-            return new ResourceUnavailableExceptionHandler();
+        ResourceUnavailableExceptionHandler percpuRefResourceUnavailableExceptionHandler(PercpuRefProperties properties) {
+            return new ResourceUnavailableExceptionHandler(properties.getWeb().getRetryAfter());
         }
     }
 
@@ -133,8 +158,9 @@ final class PercpuRefConfigurations {
         @Bean
         @ConditionalOnEnabledHealthIndicator("percpurefs")
         @ConditionalOnMissingBean(value = PercpuRefsHealthIndicator.class, name = "percpuRefsHealthIndicator")
-        PercpuRefsHealthIndicator percpuRefsHealthIndicator(RefRegistry registry) {
-            return new PercpuRefsHealthIndicator(registry);
+        PercpuRefsHealthIndicator percpuRefsHealthIndicator(RefRegistry registry, PercpuRefProperties properties) {
+            String code = properties.getHealth().getStuckStatus().trim().toUpperCase(Locale.ROOT);
+            return new PercpuRefsHealthIndicator(registry, new Status(code));
         }
     }
 }

@@ -7,7 +7,9 @@ import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
 import org.springframework.beans.factory.BeanFactory;
 import org.springframework.beans.factory.BeanFactoryAware;
+import org.springframework.context.ApplicationListener;
 import org.springframework.context.SmartLifecycle;
+import org.springframework.context.event.ContextClosedEvent;
 import org.springframework.context.support.AbstractApplicationContext;
 import org.springframework.context.support.DefaultLifecycleProcessor;
 
@@ -36,12 +38,21 @@ import java.util.Objects;
  * shutdown timeout plus one second, so that {@code spring.lifecycle.timeout-per-shutdown-phase}
  * does not cut the drain short.
  *
+ * <h2>Shutdown budget</h2>
+ * Without a budget, a close can take the earlier phases (the web server's graceful shutdown: up to
+ * {@code spring.lifecycle.timeout-per-shutdown-phase}, 30 s) plus the drain (up to the shutdown
+ * timeout, 30 s, plus one second): more than Kubernetes' default termination grace period of 30 s,
+ * after which the process is killed with the resources still open. With a
+ * {@linkplain #setBudget(Duration) budget}, the drain waits at most until the budget, counted from
+ * the {@code ContextClosedEvent} (the start of the close), has run out: the earlier phases plus the
+ * drain take no longer than the budget, provided the earlier phases end within it.
+ *
  * <p>The drain is {@link RefRegistry#shutdown(Duration)}: it is final. The registry refuses new
  * registrations afterwards, and starting the lifecycle again does not bring resources back. So this
  * lifecycle is not {@linkplain #isPauseable() pauseable}: a context pause (a restart sequence)
  * leaves the resources alone; only a close or an explicit context-wide stop drains.
  */
-public class PercpuRefLifecycle implements SmartLifecycle, BeanFactoryAware {
+public class PercpuRefLifecycle implements SmartLifecycle, BeanFactoryAware, ApplicationListener<ContextClosedEvent> {
 
     /** After the web server's graceful shutdown, before the web server stops. */
     public static final int DEFAULT_PHASE = SmartLifecycle.DEFAULT_PHASE - 1536;
@@ -57,6 +68,10 @@ public class PercpuRefLifecycle implements SmartLifecycle, BeanFactoryAware {
     private BeanFactory beanFactory;
     /** True from start until stop begins. */
     private volatile boolean running;
+    /** Longest time from the start of the close to the end of the drain; null: no bound. */
+    private volatile Duration budget;
+    /** System.nanoTime() of this context's ContextClosedEvent; 0 until then. */
+    private volatile long closeStartedNanos;
 
     /**
      * @param registry the registry to drain
@@ -77,6 +92,29 @@ public class PercpuRefLifecycle implements SmartLifecycle, BeanFactoryAware {
     @Override
     public void setBeanFactory(BeanFactory beanFactory) {
         this.beanFactory = beanFactory;
+    }
+
+    /**
+     * Bounds the whole close: the drain waits at most until {@code budget} has passed since the
+     * close began (or, for a stop without a close, since the drain began), even if the shutdown
+     * timeout is longer.
+     *
+     * @param budget the bound; null for none (the default)
+     * @throws IllegalArgumentException if {@code budget} is negative
+     */
+    public void setBudget(Duration budget) {
+        if (budget != null && budget.isNegative()) {
+            throw new IllegalArgumentException("shutdown budget must not be negative, was " + budget);
+        }
+        this.budget = budget;
+    }
+
+    /** Records when this context's close began, the start of the {@linkplain #setBudget budget}. */
+    @Override
+    public void onApplicationEvent(ContextClosedEvent event) {
+        if (event.getApplicationContext().getAutowireCapableBeanFactory() == this.beanFactory) {
+            this.closeStartedNanos = System.nanoTime();
+        }
     }
 
     @Override
@@ -135,23 +173,39 @@ public class PercpuRefLifecycle implements SmartLifecycle, BeanFactoryAware {
      * @return what was released and what is still draining
      */
     ShutdownReport drain() {
+        long start = System.nanoTime();
+        Duration wait = waitWithinTheBudget(start);
         long live = this.registry.liveCount();
         long dying = this.registry.dyingCount();
         if (live + dying > 0) {
             logger.info("Draining percpu refs: killing " + live + " live, " + dying + " already dying; waiting up to "
-                    + this.timeout);
+                    + wait + (wait.equals(this.timeout) ? "" : " (what is left of the shutdown budget " + this.budget + ")"));
         }
-        long start = System.nanoTime();
-        ShutdownReport report = this.registry.shutdown(this.timeout);
+        ShutdownReport report = this.registry.shutdown(wait);
         Duration took = Duration.ofNanos(System.nanoTime() - start);
         if (!report.isClean()) {
-            logger.warn("Percpu refs still draining after " + this.timeout + " (they are released when their last"
+            logger.warn("Percpu refs still draining after " + wait + " (they are released when their last"
                     + " lease closes): " + report);
         }
         else if (!report.released().isEmpty()) {
             logger.info("Drained percpu refs in " + took.toMillis() + " ms: " + report.released());
         }
         return report;
+    }
+
+    /** The shutdown timeout, or less if the budget runs out sooner. */
+    private Duration waitWithinTheBudget(long drainStartNanos) {
+        Duration b = this.budget;
+        if (b == null) {
+            return this.timeout;
+        }
+        long closeStarted = this.closeStartedNanos;
+        long since = closeStarted != 0 ? closeStarted : drainStartNanos;
+        Duration left = b.minusNanos(drainStartNanos - since);
+        if (left.isNegative()) {
+            left = Duration.ZERO;
+        }
+        return left.compareTo(this.timeout) < 0 ? left : this.timeout;
     }
 
     private void extendShutdownPhaseTimeout() {

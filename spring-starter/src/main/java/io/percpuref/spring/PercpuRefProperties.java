@@ -28,8 +28,8 @@ public class PercpuRefProperties {
 
     /**
      * How long a resource may be dying (killed, leases still outstanding) before it is reported as
-     * stuck: logged once, counted in the 'percpu.refs.stuck' gauge, and the 'percpuRefs' health
-     * indicator reports DOWN.
+     * stuck: logged once, counted in the 'percpu.refs.stuck' gauge, and listed in the details of
+     * the 'percpuRefs' health indicator (whose status is then 'percpu-ref.health.stuck-status').
      */
     private Duration stuckThreshold = Duration.ofSeconds(60);
 
@@ -40,6 +40,8 @@ public class PercpuRefProperties {
     private final Guard guard = new Guard();
 
     private final Web web = new Web();
+
+    private final Health health = new Health();
 
     public boolean isEnabled() {
         return this.enabled;
@@ -81,6 +83,30 @@ public class PercpuRefProperties {
         return this.web;
     }
 
+    public Health getHealth() {
+        return this.health;
+    }
+
+    /** The 'percpuRefs' health indicator. */
+    public static class Health {
+
+        /**
+         * Status of the 'percpuRefs' health indicator while at least one resource is stuck (the
+         * stuck resources are in its details either way): 'UP' (the default: a stuck resource is a
+         * leak to investigate, not a reason to pull the instance from its load balancer),
+         * 'OUT_OF_SERVICE', 'DOWN' or any status code of your own.
+         */
+        private String stuckStatus = "UP";
+
+        public String getStuckStatus() {
+            return this.stuckStatus;
+        }
+
+        public void setStuckStatus(String stuckStatus) {
+            this.stuckStatus = stuckStatus;
+        }
+    }
+
     /** The drain of every managed resource when the application context closes. */
     public static class Shutdown {
 
@@ -98,6 +124,16 @@ public class PercpuRefProperties {
          */
         private int phase = PercpuRefLifecycle.DEFAULT_PHASE;
 
+        /**
+         * Upper bound of the whole close, counted from its start: the drain waits at most until
+         * this much time has passed since the context began to close, whatever the earlier phases
+         * (the web server's graceful shutdown) took. Set it below the platform's grace period (for
+         * example 25s for Kubernetes' default 30s terminationGracePeriodSeconds), and keep
+         * 'spring.lifecycle.timeout-per-shutdown-phase' below it. Unset (the default): no bound
+         * beyond 'percpu-ref.shutdown.timeout'.
+         */
+        private Duration budget;
+
         public Duration getTimeout() {
             return this.timeout;
         }
@@ -108,6 +144,14 @@ public class PercpuRefProperties {
 
         public int getPhase() {
             return this.phase;
+        }
+
+        public Duration getBudget() {
+            return this.budget;
+        }
+
+        public void setBudget(Duration budget) {
+            this.budget = budget;
         }
 
         public void setPhase(int phase) {
@@ -144,12 +188,36 @@ public class PercpuRefProperties {
          */
         private int order = GuardedBeanPostProcessor.DEFAULT_ORDER;
 
+        /**
+         * What to do when, once the application context has been refreshed, a @Guarded method names
+         * a resource under which nothing is registered (a typo, most likely): 'fail' the startup, or
+         * only 'warn' (for resources that the application registers later, at run time). Calls
+         * guarded by an unregistered name are refused either way.
+         */
+        private UnknownResource unknownResource = UnknownResource.FAIL;
+
         public int getOrder() {
             return this.order;
         }
 
         public void setOrder(int order) {
             this.order = order;
+        }
+
+        public UnknownResource getUnknownResource() {
+            return this.unknownResource;
+        }
+
+        public void setUnknownResource(UnknownResource unknownResource) {
+            this.unknownResource = unknownResource;
+        }
+
+        /** What to do about a guarded resource name that nothing is registered under after startup. */
+        public enum UnknownResource {
+            /** Fail the startup. */
+            FAIL,
+            /** Log a warning. */
+            WARN
         }
     }
 
@@ -163,12 +231,25 @@ public class PercpuRefProperties {
          */
         private boolean exceptionHandler = true;
 
+        /**
+         * Retry-After of the 503 answer to a refused call, sent in whole seconds (rounded up).
+         */
+        private Duration retryAfter = Duration.ofSeconds(1);
+
         public boolean isExceptionHandler() {
             return this.exceptionHandler;
         }
 
         public void setExceptionHandler(boolean exceptionHandler) {
             this.exceptionHandler = exceptionHandler;
+        }
+
+        public Duration getRetryAfter() {
+            return this.retryAfter;
+        }
+
+        public void setRetryAfter(Duration retryAfter) {
+            this.retryAfter = retryAfter;
         }
     }
 }

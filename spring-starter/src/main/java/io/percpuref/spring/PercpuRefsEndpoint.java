@@ -6,6 +6,7 @@ import io.percpuref.registry.RefRegistry;
 import io.percpuref.registry.RefState;
 
 import org.jspecify.annotations.Nullable;
+import org.springframework.boot.actuate.endpoint.Access;
 import org.springframework.boot.actuate.endpoint.OperationResponseBody;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
 import org.springframework.boot.actuate.endpoint.annotation.ReadOperation;
@@ -20,15 +21,20 @@ import java.util.Objects;
  * kill by name. Like every endpoint it is reachable over HTTP (or JMX) only where the application
  * exposes it, for example {@code management.endpoints.web.exposure.include=health,percpurefs}.
  *
+ * <p>Its default access is {@link Access#READ_ONLY}: the kill, which closes a resource of the
+ * running application, is there only after an explicit opt-in,
+ * {@code management.endpoint.percpurefs.access=unrestricted} (as Spring Boot keeps its
+ * {@code shutdown} endpoint off by default). Secure it like any actuator write operation.
+ *
  * <ul>
  *   <li>{@code GET /actuator/percpurefs}: counts and every live and dying resource;</li>
  *   <li>{@code GET /actuator/percpurefs/{name}}: one resource, 404 if none has that name;</li>
- *   <li>{@code POST /actuator/percpurefs/{name}}: kills it (new leases are refused at once; it is
+ *   <li>{@code POST /actuator/percpurefs/{name}} (with unrestricted access only): kills it (new leases are refused at once; it is
  *   released, and closed, when its last lease closes) and reports what happened.</li>
  * </ul>
  * Durations are ISO-8601 strings ({@code PT1.5S}).
  */
-@Endpoint(id = "percpurefs")
+@Endpoint(id = "percpurefs", defaultAccess = Access.READ_ONLY)
 public class PercpuRefsEndpoint {
 
     private final RefRegistry registry;

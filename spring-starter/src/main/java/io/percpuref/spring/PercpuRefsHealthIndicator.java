@@ -6,6 +6,7 @@ import io.percpuref.registry.RefState;
 
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
+import org.springframework.boot.health.contributor.Status;
 
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -13,10 +14,16 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * The {@code percpuRefs} health indicator: {@code UP} while no resource is stuck, {@code DOWN} when
- * at least one has been dying longer than the registry's stuck threshold (a lease that is never
- * closed: a leak, a hung call). Details: the counts of live and dying resources, the threshold,
- * and, when {@code DOWN}, each stuck resource with its outstanding leases and time dying.
+ * The {@code percpuRefs} health indicator. Details: the counts of live and dying resources, the
+ * stuck threshold, and each stuck resource (dying for at least the registry's stuck threshold: a
+ * lease that is never closed, a leak, a hung call) with its outstanding leases and time dying.
+ *
+ * <p>Status: {@code UP} while no resource is stuck; while one is, the configured stuck status,
+ * {@code UP} by default ({@code percpu-ref.health.stuck-status}). A stuck resource is a leak to
+ * investigate, not a reason to take the instance out of its load balancer: an instance whose
+ * aggregated health turns {@code DOWN} answers 503 on {@code /actuator/health} and is pulled from
+ * rotation, which does not unstick anything. Choose {@code OUT_OF_SERVICE} or {@code DOWN} where
+ * that is what you want (for example in a readiness group of its own).
  *
  * <p>A resource counts as stuck here as soon as it has been dying for the threshold, read from a
  * {@link RefRegistry#snapshot()}; this does not depend on the registry's stuck detector, which
@@ -25,10 +32,26 @@ import java.util.Objects;
 public class PercpuRefsHealthIndicator implements HealthIndicator {
 
     private final RefRegistry registry;
+    /** The status while at least one resource is stuck. */
+    private final Status stuckStatus;
 
-    /** @throws NullPointerException if {@code registry} is null */
+    /**
+     * An indicator that stays {@code UP} while resources are stuck (they are in its details).
+     *
+     * @throws NullPointerException if {@code registry} is null
+     */
     public PercpuRefsHealthIndicator(RefRegistry registry) {
+        this(registry, Status.UP);
+    }
+
+    /**
+     * @param registry    the registry to report on
+     * @param stuckStatus the status while at least one resource is stuck
+     * @throws NullPointerException if an argument is null
+     */
+    public PercpuRefsHealthIndicator(RefRegistry registry, Status stuckStatus) {
         this.registry = Objects.requireNonNull(registry, "registry");
+        this.stuckStatus = Objects.requireNonNull(stuckStatus, "stuckStatus");
     }
 
     @Override
@@ -43,7 +66,7 @@ public class PercpuRefsHealthIndicator implements HealthIndicator {
                 stuck.put(info.name(), details);
             }
         }
-        Health.Builder health = stuck.isEmpty() ? Health.up() : Health.down();
+        Health.Builder health = stuck.isEmpty() ? Health.up() : Health.status(this.stuckStatus);
         health.withDetail("live", this.registry.liveCount())
                 .withDetail("dying", this.registry.dyingCount())
                 .withDetail("stuckThreshold", threshold.toString());

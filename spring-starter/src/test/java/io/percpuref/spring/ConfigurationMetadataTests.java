@@ -5,7 +5,6 @@ import org.springframework.core.io.ClassPathResource;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -17,17 +16,18 @@ class ConfigurationMetadataTests {
     void everyPropertyIsDescribedWithItsDefault() throws IOException {
         String json = new ClassPathResource("META-INF/spring-configuration-metadata.json")
                 .getContentAsString(StandardCharsets.UTF_8);
-        Map<String, String> defaults = Map.of(
-                "percpu-ref.enabled", "true",
-                "percpu-ref.shutdown.timeout", "\"30s\"",
-                "percpu-ref.shutdown.phase", "2147482111",
-                "percpu-ref.leak-detection", "\"simple\"",
-                "percpu-ref.stuck-threshold", "\"60s\"",
-                "percpu-ref.metrics.per-ref", "false",
-                "percpu-ref.guard.order", "0");
-        for (String name : List.of("percpu-ref.enabled", "percpu-ref.shutdown.timeout", "percpu-ref.shutdown.phase",
-                "percpu-ref.leak-detection", "percpu-ref.stuck-threshold", "percpu-ref.metrics.per-ref",
-                "percpu-ref.guard.order")) {
+        Map<String, String> defaults = Map.ofEntries(
+                Map.entry("percpu-ref.enabled", "true"),
+                Map.entry("percpu-ref.shutdown.timeout", "\"30s\""),
+                Map.entry("percpu-ref.shutdown.phase", "2147482111"),
+                Map.entry("percpu-ref.leak-detection", "\"simple\""),
+                Map.entry("percpu-ref.stuck-threshold", "\"60s\""),
+                Map.entry("percpu-ref.metrics.per-ref", "false"),
+                Map.entry("percpu-ref.guard.order", "0"),
+                Map.entry("percpu-ref.guard.unknown-resource", "\"fail\""),
+                Map.entry("percpu-ref.health.stuck-status", "\"UP\""),
+                Map.entry("percpu-ref.web.retry-after", "\"1s\""));
+        for (String name : defaults.keySet()) {
             int at = json.indexOf("\"name\": \"" + name + "\"");
             assertThat(at).as(name).isNotNegative();
             String entry = json.substring(at, json.indexOf('}', at));

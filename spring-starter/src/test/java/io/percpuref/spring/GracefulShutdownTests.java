@@ -15,6 +15,7 @@ import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.test.system.CapturedOutput;
 import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.context.SmartLifecycle;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
@@ -99,8 +100,31 @@ class GracefulShutdownTests {
         CompletableFuture.runAsync(backend::openGate, CompletableFuture.delayedExecutor(500, TimeUnit.MILLISECONDS));
 
         context.close();
-        assertThat(call.get(1, TimeUnit.SECONDS)).isEqualTo("slow ok");
+        // close() returned only once the drain was over: the resource is closed by now, not later.
+        assertThat(backend.closes()).isEqualTo(1);
         assertThat(backend.events()).containsExactly("slow finished", "closed");
+        assertThat(call.get(1, TimeUnit.SECONDS)).isEqualTo("slow ok");
+    }
+
+    @Test
+    void shutdownBudgetBoundsEarlierPhasesPlusTheDrain(CapturedOutput output) throws Exception {
+        ConfigurableApplicationContext context = new SpringApplicationBuilder(App.class, SlowGracefulShutdown.class)
+                .web(WebApplicationType.NONE)
+                .properties("percpu-ref.shutdown.timeout=10s", "percpu-ref.shutdown.budget=900ms").run();
+        TestBackend backend = context.getBean(TestBackend.class);
+        Future<String> straggler = this.callers.submit(backend::slow);
+        assertThat(backend.awaitSlowCalls()).isTrue();
+
+        long start = System.nanoTime();
+        context.close();
+        Duration took = Duration.ofNanos(System.nanoTime() - start);
+        assertThat(took).isGreaterThanOrEqualTo(SlowGracefulShutdown.TAKES).isLessThan(Duration.ofSeconds(3));
+        assertThat(output).contains("Percpu refs still draining after");
+        assertThat(backend.closes()).isZero();
+
+        backend.openGate();
+        assertThat(straggler.get(5, TimeUnit.SECONDS)).isEqualTo("slow ok");
+        await().until(() -> backend.closes() == 1);
     }
 
     @Test
@@ -122,6 +146,40 @@ class GracefulShutdownTests {
 
     private static ConfigurableApplicationContext start(String... properties) {
         return new SpringApplicationBuilder(App.class).web(WebApplicationType.NONE).properties(properties).run();
+    }
+
+    /** Stands in for the web server's graceful shutdown: its phase takes {@link #TAKES} to stop. */
+    @Configuration(proxyBeanMethods = false)
+    static class SlowGracefulShutdown implements SmartLifecycle {
+        static final Duration TAKES = Duration.ofMillis(500);
+        private volatile boolean running;
+
+        @Override
+        public void start() {
+            this.running = true;
+        }
+
+        @Override
+        public void stop() {
+            this.running = false;
+        }
+
+        @Override
+        public void stop(Runnable callback) {
+            this.running = false;
+            CompletableFuture.runAsync(callback,
+                    CompletableFuture.delayedExecutor(TAKES.toMillis(), TimeUnit.MILLISECONDS));
+        }
+
+        @Override
+        public boolean isRunning() {
+            return this.running;
+        }
+
+        @Override
+        public int getPhase() {
+            return SmartLifecycle.DEFAULT_PHASE - 1024;
+        }
     }
 
     @Configuration(proxyBeanMethods = false)

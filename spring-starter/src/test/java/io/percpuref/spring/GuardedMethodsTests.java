@@ -8,12 +8,18 @@ import org.aspectj.lang.ProceedingJoinPoint;
 import org.aspectj.lang.annotation.Around;
 import org.aspectj.lang.annotation.Aspect;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.springframework.aop.support.AopUtils;
 import org.springframework.beans.factory.BeanCreationException;
+import org.springframework.beans.factory.SmartInitializingSingleton;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.autoconfigure.aop.AopAutoConfiguration;
 import org.springframework.boot.test.context.assertj.AssertableApplicationContext;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.annotation.Import;
@@ -27,11 +33,13 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -77,10 +85,50 @@ class GuardedMethodsTests {
     }
 
     @Test
-    void unregisteredResourceIsRefusedAsReleased() {
-        this.runner.run(context -> assertThatThrownBy(() -> service(context).unregistered())
-                .isInstanceOfSatisfying(ResourceUnavailableException.class,
-                        e -> assertThat(e.resourceState()).isEqualTo("RELEASED")));
+    void typoInAGuardedResourceNameFailsStartup() {
+        this.runner.withUserConfiguration(UnknownName.class).run(context -> assertThat(context).hasFailed()
+                .getFailure().isInstanceOf(IllegalStateException.class).hasMessageContaining("'nobody'")
+                .hasMessageContaining("UnknownNameService.call()")
+                .hasMessageContaining("percpu-ref.guard.unknown-resource=warn"));
+    }
+
+    @Test
+    @ExtendWith(OutputCaptureExtension.class)
+    void unknownResourceNameOnlyWarnsWhenRelaxedAndIsRefusedAsReleased(CapturedOutput output) {
+        this.runner.withUserConfiguration(UnknownName.class)
+                .withPropertyValues("percpu-ref.guard.unknown-resource=warn").run(context -> {
+                    assertThat(context).hasNotFailed();
+                    assertThat(output).contains("'nobody'").contains("UnknownNameService.call()");
+                    assertThatThrownBy(() -> context.getBean(UnknownNameService.class).call())
+                            .isInstanceOfSatisfying(ResourceUnavailableException.class,
+                                    e -> assertThat(e.resourceState()).isEqualTo("RELEASED"));
+                });
+    }
+
+    @Test
+    void resourceRegisteredBeforeTheRefreshEndsIsNotUnknown() {
+        this.runner.withUserConfiguration(LateRegistration.class).run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context.getBean(LateService.class).call()).isEqualTo("late");
+        });
+    }
+
+    @Test
+    void everyRefusalIsCountedInRejectionsAlsoAfterTheRelease() {
+        this.runner.run(context -> {
+            RefRegistry registry = context.getBean(RefRegistry.class);
+            Lease<?> holder = db(context).acquire();
+            db(context).kill();
+            long before = registry.rejectionCount();
+            assertThatThrownBy(() -> service(context).echo("dying")).isInstanceOf(ResourceUnavailableException.class);
+            assertThat(registry.rejectionCount()).isEqualTo(before + 1);
+            holder.close();
+            await().until(() -> registry.find("db").isEmpty());
+            assertThatThrownBy(() -> service(context).echo("released"))
+                    .isInstanceOfSatisfying(ResourceUnavailableException.class,
+                            e -> assertThat(e.resourceState()).isEqualTo("RELEASED"));
+            assertThat(registry.rejectionCount()).isEqualTo(before + 2);
+        });
     }
 
     @Test
@@ -129,6 +177,53 @@ class GuardedMethodsTests {
     }
 
     @Test
+    void completionStageSubtypeThatADependentFutureCannotBeFailsAtStartup() {
+        this.runner.withUserConfiguration(OwnFutureType.class).run(context -> assertThat(context).hasFailed()
+                .getFailure().rootCause().hasMessageContaining("OwnFutureService.call()")
+                .hasMessageContaining("declare CompletionStage or CompletableFuture"));
+    }
+
+    @Test
+    void finalGuardedMethodOnAClassProxyFailsAtStartupNamingTheMethod() {
+        this.runner.withUserConfiguration(FinalMethod.class).run(context -> assertThat(context).hasFailed()
+                .getFailure().isInstanceOf(BeanCreationException.class).rootCause()
+                .hasMessageContaining("FinalMethodService.call(String)").hasMessageContaining("final"));
+    }
+
+    @Test
+    void finalMethodOfATypeLevelGuardedClassFailsAtStartupNamingTheMethod() {
+        this.runner.withUserConfiguration(TypeLevelFinal.class).run(context -> assertThat(context).hasFailed()
+                .getFailure().rootCause().hasMessageContaining("TypeLevelFinalService.last()")
+                .hasMessageContaining("final"));
+    }
+
+    @Test
+    void privateGuardedMethodFailsAtStartupNamingTheMethod() {
+        this.runner.withUserConfiguration(PrivateMethod.class).run(context -> assertThat(context).hasFailed()
+                .getFailure().rootCause().hasMessageContaining("PrivateMethodService.hidden()")
+                .hasMessageContaining("private"));
+    }
+
+    @Test
+    void typeLevelFallbackAppliesToTheMethodsItFitsAndOthersAreRefused() {
+        this.runner.withUserConfiguration(TypeLevelFallback.class).run(context -> {
+            assertThat(context).hasNotFailed();
+            TypeLevelFallbackService service = context.getBean(TypeLevelFallbackService.class);
+            assertThat(service.find("x")).isEqualTo("live x");
+            db(context).kill();
+            assertThat(service.find("x")).isEqualTo("fallback x");
+            assertThatThrownBy(service::count).isInstanceOf(ResourceUnavailableException.class);
+        });
+    }
+
+    @Test
+    void typeLevelFallbackThatFitsNoMethodFailsAtStartup() {
+        this.runner.withUserConfiguration(TypeLevelFallbackFitsNothing.class).run(context -> assertThat(context)
+                .hasFailed().getFailure().rootCause().hasMessageContaining("fallbackMethod 'fallback'")
+                .hasMessageContaining("TypeLevelFallbackFitsNothingService"));
+    }
+
+    @Test
     void bareGuardedOutsideAGuardedResourceFailsAtStartup() {
         this.runner.withUserConfiguration(BareGuarded.class).run(context -> assertThat(context).hasFailed()
                 .getFailure().rootCause().hasMessageContaining("names no resource")
@@ -141,11 +236,75 @@ class GuardedMethodsTests {
             ManagedResource<?> db = db(context);
             CompletableFuture<String> work = new CompletableFuture<>();
             CompletableFuture<String> returned = service(context).async(work);
-            assertThat(returned).isSameAs(work);
             assertThat(db.info().inFlight()).isEqualTo(1);
             work.complete("done");
             assertThat(db.info().inFlight()).isZero();
+            assertThat(returned).isCompletedWithValue("done");
         });
+    }
+
+    @Test
+    void objectReturnTypeHoldingAFutureHoldsTheLeaseUntilItCompletes() {
+        this.runner.run(context -> {
+            CompletableFuture<String> work = new CompletableFuture<>();
+            Object returned = service(context).object(work);
+            assertThat(db(context).info().inFlight()).isEqualTo(1);
+            work.complete("done");
+            assertThat(db(context).info().inFlight()).isZero();
+            assertThat(returned).isInstanceOf(CompletableFuture.class);
+            assertThat(((CompletableFuture<?>) returned).getNow(null)).isEqualTo("done");
+        });
+    }
+
+    @Test
+    void returnedFutureIsADependentThatFailsWithTheMethodsOwnFailure() {
+        this.runner.run(context -> {
+            CompletableFuture<String> work = new CompletableFuture<>();
+            CompletableFuture<String> returned = service(context).async(work);
+            IllegalStateException boom = new IllegalStateException("boom");
+            work.completeExceptionally(boom);
+            assertThat(returned).isNotSameAs(work);
+            assertThatThrownBy(returned::get).hasCause(boom);
+            assertThat(db(context).info().inFlight()).isZero();
+        });
+    }
+
+    /** What a caller may do to the future it was given. */
+    enum CallerAction {
+        CANCEL(f -> f.cancel(true)),
+        COMPLETE(f -> f.complete(-1)),
+        COMPLETE_EXCEPTIONALLY(f -> f.completeExceptionally(new IllegalStateException("caller"))),
+        OR_TIMEOUT(f -> f.orTimeout(10, TimeUnit.MILLISECONDS));
+
+        final Consumer<CompletableFuture<Integer>> action;
+
+        CallerAction(Consumer<CompletableFuture<Integer>> action) {
+            this.action = action;
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(CallerAction.class)
+    void callerCannotEndTheLeaseOfTheWorkTheMethodStarted(CallerAction caller) throws Exception {
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            this.runner.run(context -> {
+                Db resource = context.getBean(Db.class);
+                CountDownLatch gate = new CountDownLatch(1);
+                CompletableFuture<Integer> started = service(context).closesSeenByWork(resource, gate, pool);
+                caller.action.accept(started);
+                await().atMost(Duration.ofSeconds(2)).until(started::isDone);
+                db(context).kill();
+                await().during(Duration.ofMillis(150)).atMost(Duration.ofSeconds(2)).until(() -> resource.closes() == 0);
+                assertThat(db(context).info().inFlight()).isEqualTo(1);
+                gate.countDown();
+                await().atMost(Duration.ofSeconds(5)).until(() -> resource.closes() == 1);
+                assertThat(service(context).closesSeen()).containsExactly(0);
+            });
+        }
+        finally {
+            pool.shutdownNow();
+        }
     }
 
     @Test
@@ -361,11 +520,6 @@ class GuardedMethodsTests {
             throw new IllegalArgumentException("boom");
         }
 
-        @Guarded("nobody")
-        public String unregistered() {
-            return "unreachable";
-        }
-
         @Guarded("${test.resource:db}")
         public String placeholder() {
             return "placeholder";
@@ -397,6 +551,33 @@ class GuardedMethodsTests {
         @Guarded("db")
         public CompletionStage<String> stage(CompletionStage<String> work) {
             return work;
+        }
+
+        @Guarded("db")
+        public Object object(Object result) {
+            return result;
+        }
+
+        private final List<Integer> closesSeen = new CopyOnWriteArrayList<>();
+
+        /** What {@link #closesSeenByWork} saw: the resource's close count when its work ran. */
+        public List<Integer> closesSeen() {
+            return this.closesSeen;
+        }
+
+        /** Starts work on {@code pool} that waits for {@code gate}, then records how often {@code db} was closed. */
+        @Guarded("db")
+        public CompletableFuture<Integer> closesSeenByWork(Db db, CountDownLatch gate, Executor pool) {
+            return CompletableFuture.supplyAsync(() -> {
+                try {
+                    gate.await(10, TimeUnit.SECONDS);
+                }
+                catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                this.closesSeen.add(db.closes());
+                return db.closes();
+            }, pool);
         }
     }
 
@@ -492,6 +673,137 @@ class GuardedMethodsTests {
 
         Integer number() {
             return 1;
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class OwnFutureType {
+        @Bean
+        OwnFutureService ownFutureService() {
+            return new OwnFutureService();
+        }
+    }
+
+    static class OwnFuture<T> extends CompletableFuture<T> {
+    }
+
+    static class OwnFutureService {
+        @Guarded("db")
+        public OwnFuture<String> call() {
+            return new OwnFuture<>();
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @Import(UnknownNameService.class)
+    static class UnknownName {
+    }
+
+    static class UnknownNameService {
+        @Guarded("nobody")
+        public String call() {
+            return "unreachable";
+        }
+    }
+
+    /** Registers "late" programmatically once the singletons exist, before the refresh ends. */
+    @Configuration(proxyBeanMethods = false)
+    @Import(LateService.class)
+    static class LateRegistration {
+        @Bean
+        SmartInitializingSingleton lateRegistrar(RefRegistry registry) {
+            return () -> registry.register("late", new Object(), r -> { });
+        }
+    }
+
+    static class LateService {
+        @Guarded("late")
+        public String call() {
+            return "late";
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @Import(TypeLevelFallbackService.class)
+    static class TypeLevelFallback {
+    }
+
+    @Guarded(value = "db", fallbackMethod = "fallback")
+    static class TypeLevelFallbackService {
+        public String find(String q) {
+            return "live " + helper(q);
+        }
+
+        public int count() {
+            return 1;
+        }
+
+        String fallback(String q, ResourceUnavailableException e) {
+            return "fallback " + q;
+        }
+
+        private String helper(String q) {
+            return q;
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @Import(TypeLevelFallbackFitsNothingService.class)
+    static class TypeLevelFallbackFitsNothing {
+    }
+
+    @Guarded(value = "db", fallbackMethod = "fallback")
+    static class TypeLevelFallbackFitsNothingService {
+        public String find(String q) {
+            return "live " + q;
+        }
+
+        String fallback(int nothingTakesThis) {
+            return "fallback";
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @Import(FinalMethodService.class)
+    static class FinalMethod {
+    }
+
+    static class FinalMethodService {
+        @Guarded("db")
+        public final String call(String s) {
+            return s;
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @Import(TypeLevelFinalService.class)
+    static class TypeLevelFinal {
+    }
+
+    @Guarded("db")
+    static class TypeLevelFinalService {
+        public String first() {
+            return "first";
+        }
+
+        public final String last() {
+            return "last";
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @Import(PrivateMethodService.class)
+    static class PrivateMethod {
+    }
+
+    static class PrivateMethodService {
+        public String visible() {
+            return hidden();
+        }
+
+        @Guarded("db")
+        private String hidden() {
+            return "hidden";
         }
     }
 

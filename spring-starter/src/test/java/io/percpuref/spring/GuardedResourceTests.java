@@ -9,6 +9,7 @@ import jakarta.annotation.PreDestroy;
 import org.junit.jupiter.api.Test;
 import org.springframework.aop.support.AopUtils;
 import org.springframework.beans.factory.DisposableBean;
+import org.springframework.boot.LazyInitializationBeanFactoryPostProcessor;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
@@ -27,6 +28,28 @@ class GuardedResourceTests {
 
     private final ApplicationContextRunner runner = new ApplicationContextRunner()
             .withConfiguration(AutoConfigurations.of(PercpuRefAutoConfiguration.class));
+
+    @Test
+    void guardedResourcesAreCreatedEagerlyUnderLazyInitialization() {
+        this.runner.withInitializer(context -> context.addBeanFactoryPostProcessor(new LazyInitializationBeanFactoryPostProcessor()))
+                .withUserConfiguration(GuardedMethodsTests.Resources.class, ResourceFromABeanMethod.class)
+                .run(context -> {
+                    RefRegistry registry = context.getBean(RefRegistry.class);
+                    assertThat(registry.find("db")).as("@GuardedResource class").isPresent();
+                    assertThat(registry.find("from-method")).as("@GuardedResource @Bean method").isPresent();
+                    assertThat(context.getBeanFactory().getBeanDefinition("service").isLazyInit())
+                            .as("other beans stay lazy").isTrue();
+                });
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class ResourceFromABeanMethod {
+        @Bean
+        @GuardedResource(name = "from-method")
+        Object fromMethod() {
+            return new Object();
+        }
+    }
 
     @Test
     void resourceIsRegisteredAtStartupAsTheExposedBean() {

@@ -4,22 +4,34 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.percpuref.ResourceUnavailableException;
 import io.percpuref.micrometer.PercpuRefMetrics;
 import io.percpuref.registry.LeakDetection;
+import io.percpuref.registry.Lease;
+import io.percpuref.registry.ManagedResource;
 import io.percpuref.registry.RefRegistry;
 import org.junit.jupiter.api.Test;
+import org.springframework.boot.actuate.autoconfigure.endpoint.EndpointAutoConfiguration;
+import org.springframework.boot.actuate.autoconfigure.endpoint.web.WebEndpointAutoConfiguration;
+import org.springframework.boot.actuate.endpoint.OperationType;
+import org.springframework.boot.actuate.endpoint.web.ExposableWebEndpoint;
+import org.springframework.boot.actuate.endpoint.web.WebEndpointsSupplier;
+import org.springframework.boot.actuate.endpoint.web.WebOperation;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.autoconfigure.aop.AopAutoConfiguration;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
+import org.springframework.boot.health.contributor.Status;
 import org.springframework.boot.test.context.FilteredClassLoader;
+import org.springframework.boot.test.context.assertj.AssertableWebApplicationContext;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.boot.test.context.runner.WebApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
 import java.time.Duration;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 /** One test per condition of the auto-configuration (Spring Boot's own style). */
 class PercpuRefAutoConfigurationTests {
@@ -66,6 +78,46 @@ class PercpuRefAutoConfigurationTests {
         this.runner.withPropertyValues("management.endpoints.web.exposure.include=percpurefs",
                         "management.endpoint.percpurefs.access=NONE")
                 .run(context -> assertThat(context).doesNotHaveBean(PercpuRefsEndpoint.class));
+    }
+
+    @Test
+    void stuckStatusOfTheHealthIndicatorIsConfigurable() {
+        this.runner.withPropertyValues("percpu-ref.health.stuck-status=out_of_service", "percpu-ref.stuck-threshold=1ms")
+                .run(context -> {
+                    RefRegistry registry = context.getBean(RefRegistry.class);
+                    ManagedResource<Object> stuck = registry.register("stuck", new Object(), r -> { });
+                    Lease<Object> lease = stuck.acquire();
+                    stuck.kill();
+                    await().until(() -> context.getBean(PercpuRefsHealthIndicator.class).health().getStatus()
+                            .equals(Status.OUT_OF_SERVICE));
+                    lease.close();
+                });
+    }
+
+    @Test
+    void endpointIsReadOnlyByDefaultSoTheKillNeedsAnOptIn() {
+        webEndpoints()
+                .withPropertyValues("management.endpoints.web.exposure.include=percpurefs")
+                .run(context -> assertThat(operationsOfPercpurefs(context)).containsOnly(OperationType.READ));
+    }
+
+    @Test
+    void endpointKillIsAvailableWhenAccessIsUnrestricted() {
+        webEndpoints()
+                .withPropertyValues("management.endpoints.web.exposure.include=percpurefs",
+                        "management.endpoint.percpurefs.access=UNRESTRICTED")
+                .run(context -> assertThat(operationsOfPercpurefs(context)).contains(OperationType.READ, OperationType.WRITE));
+    }
+
+    private static WebApplicationContextRunner webEndpoints() {
+        return new WebApplicationContextRunner().withConfiguration(AutoConfigurations.of(PercpuRefAutoConfiguration.class,
+                PercpuRefActuatorAutoConfiguration.class, EndpointAutoConfiguration.class, WebEndpointAutoConfiguration.class));
+    }
+
+    private static List<OperationType> operationsOfPercpurefs(AssertableWebApplicationContext context) {
+        ExposableWebEndpoint endpoint = context.getBean(WebEndpointsSupplier.class).getEndpoints().stream()
+                .filter(e -> e.getEndpointId().toString().equals("percpurefs")).findFirst().orElseThrow();
+        return endpoint.getOperations().stream().map(WebOperation::getType).toList();
     }
 
     @Test

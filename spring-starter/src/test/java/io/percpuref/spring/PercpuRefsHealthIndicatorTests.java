@@ -39,19 +39,33 @@ class PercpuRefsHealthIndicatorTests {
     }
 
     @Test
-    void downWithTheStuckResourceOnceItIsDyingLongerThanTheThreshold() {
+    void upWithTheStuckResourceInTheDetailsByDefault() {
         ManagedResource<Object> a = this.registry.register("a", new Object(), r -> { });
         this.registry.register("b", new Object(), r -> { });
         Lease<Object> lease = a.acquire();
         a.kill();
-        await().until(() -> this.indicator.health().getStatus().equals(Status.DOWN));
+        await().until(() -> this.indicator.health().getDetails().containsKey("stuck"));
         Health health = this.indicator.health();
+        assertThat(health.getStatus()).isEqualTo(Status.UP);
         assertThat(health.getDetails()).containsEntry("live", 1L).containsEntry("dying", 1L);
         @SuppressWarnings("unchecked")
         Map<String, Map<String, Object>> stuck = (Map<String, Map<String, Object>>) health.getDetails().get("stuck");
         assertThat(stuck).containsOnlyKeys("a");
         assertThat(stuck.get("a")).containsEntry("inFlight", 1L).containsKey("dyingFor");
         lease.close();
-        await().until(() -> this.indicator.health().getStatus().equals(Status.UP));
+        await().until(() -> !this.indicator.health().getDetails().containsKey("stuck"));
+    }
+
+    @Test
+    void theConfiguredStatusWhileAResourceIsStuck() {
+        PercpuRefsHealthIndicator outOfService = new PercpuRefsHealthIndicator(this.registry, Status.OUT_OF_SERVICE);
+        ManagedResource<Object> a = this.registry.register("a", new Object(), r -> { });
+        Lease<Object> lease = a.acquire();
+        a.kill();
+        assertThat(outOfService.health().getStatus()).isEqualTo(Status.UP);
+        await().until(() -> outOfService.health().getStatus().equals(Status.OUT_OF_SERVICE));
+        assertThat(outOfService.health().getDetails()).containsKey("stuck");
+        lease.close();
+        await().until(() -> outOfService.health().getStatus().equals(Status.UP));
     }
 }

@@ -27,7 +27,7 @@ import static org.awaitility.Awaitility.await;
 @EnabledForJreRange(min = JRE.JAVA_21)
 @SpringBootTest(classes = WebApp.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
         "spring.threads.virtual.enabled=true",
-        "management.endpoints.web.exposure.include=percpurefs"})
+        "management.endpoints.web.exposure.include=percpurefs", "management.endpoint.percpurefs.access=unrestricted"})
 class VirtualThreadsTests {
 
     private static final int IN_FLIGHT = 32;

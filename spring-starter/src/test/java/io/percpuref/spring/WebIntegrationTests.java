@@ -24,7 +24,7 @@ import static org.awaitility.Awaitility.await;
  * once.
  */
 @SpringBootTest(classes = WebApp.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
-        "management.endpoints.web.exposure.include=health,percpurefs",
+        "management.endpoints.web.exposure.include=health,percpurefs", "management.endpoint.percpurefs.access=unrestricted",
         "management.endpoint.health.show-details=always"})
 class WebIntegrationTests {
 
@@ -58,6 +58,7 @@ class WebIntegrationTests {
         HttpResponse<String> refused = get("/work");
         assertThat(refused.statusCode()).isEqualTo(503);
         assertThat(refused.headers().firstValue("Content-Type")).hasValue("application/problem+json");
+        assertThat(refused.headers().firstValue("Retry-After")).hasValue("1");
         assertThat(refused.body()).contains("\"status\":503").contains("\"instance\":\"/work\"")
                 .contains("\"resource\":\"backend\"").contains("\"state\":\"DYING\"");
         HttpResponse<String> refusedAsync = get("/async");
