@@ -5,8 +5,11 @@ import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
@@ -184,11 +187,6 @@ public final class PercpuRef {
 
     /** Added to {@link #count} while slots may be in use, so it cannot reach zero. */
     static final long BIAS = 1L << 62;
-    /**
-     * A count read below this is exact (no bias); at or above it, it carries BIAS, possibly minus
-     * puts that reached it during a switch, so it says nothing about the total.
-     */
-    private static final long UNBIASED_LIMIT = BIAS >> 1;
     /** Low bit of a slot: set iff sealed. Slots count in steps of 2, so no add can set or clear it. */
     static final long SEAL = 1L;
     /** Value a switch writes into a slot it seals. */
@@ -276,6 +274,8 @@ public final class PercpuRef {
     private volatile CompletableFuture<Void> releasedStage;
     /** The thread running the release callback right now, or null: it must not wait for itself. */
     private volatile Thread releaser;
+    /** The release task of the releasing life (runs at most once), so that a waiter can run it itself. */
+    private volatile Runnable pendingRelease;
 
     private PercpuRef(Builder b) {
         this.name = b.name != null ? b.name : "percpu-ref-" + UNNAMED.incrementAndGet();
@@ -511,13 +511,17 @@ public final class PercpuRef {
 
     private boolean tryGetAtomic(long n) {
         for (;;) {
+            int s = state;
             long c = count;
             if (c == 0) {
                 return false;
             }
-            // A biased count (a switch is under way) is not the total: only an exact one is checked.
-            if (c < UNBIASED_LIMIT && c > MAX_COUNT - n) {
-                throw beyondMaximum(n, c);
+            // Exact iff atomic, not switching, and no switch began around the read of count.
+            if ((s & (ATOMIC | SWITCHING)) == ATOMIC && c > MAX_COUNT - n) {
+                if (state == s) {
+                    throw beyondMaximum(n, c);
+                }
+                continue; // the state moved around the read of count: read both again
             }
             if (casCount(c, c + n)) {
                 return true;
@@ -546,8 +550,11 @@ public final class PercpuRef {
             if (c == 0) {
                 return false;
             }
-            if (c < UNBIASED_LIMIT && c > MAX_COUNT - 1) {
-                throw beyondMaximum(1, c);
+            if ((s & (ATOMIC | SWITCHING)) == ATOMIC && c > MAX_COUNT - 1) {
+                if (state == s) {
+                    throw beyondMaximum(1, c);
+                }
+                continue;
             }
             if (casCount(c, c + 1)) {
                 return true;
@@ -606,8 +613,17 @@ public final class PercpuRef {
         } finally {
             control.unlock();
         }
-        CompletableFuture<Void> released = stage;
-        dispatch(() -> runRelease(released), "release");
+        dispatchRelease(stage);
+    }
+
+    /** Dispatches the release of the life whose stage is {@code stage}; call after unlocking. */
+    private void dispatchRelease(CompletableFuture<Void> stage) {
+        Once once = once(() -> runRelease(stage));
+        dispatch(once, "release");
+        if (!once.claimed.get()) {
+            // queued, not started: a reinit()/resurrect() that would wait for it may run it instead
+            pendingRelease = once;
+        }
     }
 
     // ------------------------------------------------------------------------------------------
@@ -649,15 +665,15 @@ public final class PercpuRef {
         control.lock();
         try {
             int s = state;
-            if ((s & DEAD) != 0) {
-                throw misuse("kill() called twice in one life");
-            }
             if ((s & RELEASED) != 0) {
                 throw misuse("kill() on a released ref");
             }
+            if ((s & DEAD) != 0) {
+                throw misuse("kill() called twice in one life");
+            }
             // release: from here every tryGetLive() that reads state fails
             state = s | DEAD;
-            folded = (s & ATOMIC) == 0 ? switchToAtomicLocked() : 1;
+            folded = (s & ATOMIC) == 0 ? switchToAtomicLocked(false) : 1;
         } finally {
             control.unlock();
         }
@@ -704,18 +720,39 @@ public final class PercpuRef {
     /**
      * Sets the sticky force-atomic flag and returns once every thread counts in atomic mode.
      * Equivalent to {@code percpu_ref_switch_to_atomic_sync}.
+     *
+     * <p>As in the kernel, the switch itself holds no reference: if every reference, the initial
+     * one included, was put in per-CPU mode, the count found is zero, the ref is released (the
+     * release callback runs, after this method unlocks) and {@link #isZero()} is true. A negative
+     * count is an over-put: reported, and the count is reset to 1.
      */
     public void switchToAtomicSync() {
         long folded;
+        CompletableFuture<Void> release = null;
         control.lock();
         try {
             int s = state;
             state = s | FORCE_ATOMIC;
-            folded = (s & ATOMIC) == 0 ? switchToAtomicLocked() : 1;
+            // Unlike kill(), a switch holds no reference: a count of exactly 0 (every reference,
+            // the initial one included, put in per-CPU mode) is the zero transition, as in the
+            // kernel (whose switch puts its own reference after the fold), not an over-put.
+            folded = (s & ATOMIC) == 0 ? switchToAtomicLocked(true) : 1;
+            if (folded == 0) {
+                state |= RELEASED;
+                release = releasedStage;
+                if (release == null) {
+                    release = new CompletableFuture<>();
+                    releasedStage = release;
+                }
+            }
         } finally {
             control.unlock();
         }
-        reportFold(folded);
+        if (folded != 0) {
+            reportFold(folded);
+        } else {
+            dispatchRelease(release);
+        }
     }
 
     /**
@@ -742,9 +779,10 @@ public final class PercpuRef {
      * keep their references. If the ref was already released (count zero), a new life starts, with
      * a fresh {@link #released()} stage. Equivalent to {@code percpu_ref_resurrect}.
      *
-     * <p>If the count has reached zero but the release callback of this life is still running (the
-     * ref is <i>releasing</i>), this method waits for the callback to finish, so that the life's
-     * {@link #released()} stage completes before the next life starts.
+     * <p>If the count has reached zero but the release callback of this life has not returned (the
+     * ref is <i>releasing</i>), this method waits for the callback to finish (or runs it, if the
+     * executor has not started it; see {@link #reinit()}), so that the life's {@link #released()}
+     * stage completes before the next life starts.
      *
      * @throws IllegalStateException if the ref was built without {@code allowReinit}, is not dying,
      *                               or the caller is the release callback of the life it would end
@@ -775,10 +813,12 @@ public final class PercpuRef {
      * reference, not dying, in per-CPU mode unless force-atomic is set, with a fresh
      * {@link #released()} stage. Equivalent to {@code percpu_ref_reinit}.
      *
-     * <p>If the count has reached zero but the release callback is still running (the ref is
-     * <i>releasing</i>), this method waits for the callback to finish: the kernel idiom "wait until
-     * {@link #isZero()}, then reinit" is safe, and the previous life's {@link #released()} stage
-     * is complete before the next life starts.
+     * <p>If the count has reached zero but the release callback has not returned (the ref is
+     * <i>releasing</i>), this method waits for the callback to finish, or, if the callback executor
+     * has not started it yet, runs it in the calling thread: the kernel idiom "wait until
+     * {@link #isZero()}, then reinit" is safe, also on the executor's own thread or behind an
+     * executor that dropped the task, and the previous life's {@link #released()} stage is complete
+     * before the next life starts.
      *
      * @throws IllegalStateException if the ref was built without {@code allowReinit}, its count is
      *                               not zero, or the caller is the release callback of the life it
@@ -820,7 +860,34 @@ public final class PercpuRef {
             throw misuse(op + " called from the release callback of the life it would end; start the next"
                     + " life once the callback has returned, e.g. from released().thenRun(...)");
         }
-        releasing.join(); // completes normally whatever the callback did (runRelease)
+        boolean interrupted = false;
+        try {
+            for (;;) {
+                Runnable task = pendingRelease;
+                if (task != null) {
+                    // Runs the release here unless the executor has started it (at most once): a
+                    // waiter on the executor's own thread, or behind an executor that dropped the
+                    // task, would otherwise wait for ever.
+                    task.run();
+                }
+                try {
+                    // completes normally whatever the callback did (runRelease); the timeout only
+                    // re-checks pendingRelease, published just after the task was dispatched
+                    releasing.get(10, TimeUnit.MILLISECONDS);
+                    return;
+                } catch (TimeoutException e) {
+                    // not yet: look for the queued task again
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                } catch (ExecutionException e) {
+                    throw new IllegalStateException("released stage failed", e); // never: completed with null
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     private void requireReinitAllowed(String op) {
@@ -840,6 +907,7 @@ public final class PercpuRef {
         int s = state;
         if ((s & RELEASED) != 0) {
             releasedStage = null;
+            pendingRelease = null;
         }
         COUNT.getAndAdd(this, 1L);
         s &= ~(DEAD | RELEASED);
@@ -858,11 +926,13 @@ public final class PercpuRef {
      * while the true count and the atomic part both stay below 2^62 in magnitude (MAX_COUNT is far
      * below that).
      *
-     * @return the count found, before any correction: below 1 is an over-put (the count is reset to
-     *         1, the initial reference still held), above {@link #MAX_COUNT} is too many gets. The
+     * @param zeroReleases whether a count of exactly 0 is legitimate (a plain switch, which holds no
+     *                     reference) rather than an over-put (kill, which holds the initial one)
+     * @return the count found, before any correction: below 1 (below 0 if {@code zeroReleases}) is
+     *         an over-put (the count is reset to 1), above {@link #MAX_COUNT} is too many gets. The
      *         caller reports either after unlocking, so that no user code runs under the lock.
      */
-    private long switchToAtomicLocked() {
+    private long switchToAtomicLocked(boolean zeroReleases) {
         beginSwitchLocked();
         long twiceSum = getAndSetBase(SEALED);
         long[] s = stripes;
@@ -877,15 +947,16 @@ public final class PercpuRef {
         }
         long sum = twiceSum >> 1;
         long c = (long) COUNT.getAndAdd(this, sum - BIAS) + sum - BIAS;
-        if (c < 1) {
-            // The creator's initial reference (or kill's, still held) makes the true count >= 1.
+        if (c < 1 && !(zeroReleases && c == 0)) {
+            // kill() still holds the initial reference (dropped after confirm), so its true count
+            // is >= 1; a plain switch holds none, and 0 there is the zero transition (caller releases).
             COUNT.getAndAdd(this, 1 - c);
         }
         endSwitchLocked(ATOMIC, 0);
         return c;
     }
 
-    /** Reports what {@link #switchToAtomicLocked()} found wrong with the folded count, if anything. */
+    /** Reports what {@link #switchToAtomicLocked(boolean)} found wrong with the folded count, if anything. */
     private void reportFold(long folded) {
         if (folded < 1) {
             report("over-put detected when switching to atomic mode: the count summed to " + folded
@@ -1105,19 +1176,49 @@ public final class PercpuRef {
             task.run();
             return;
         }
-        AtomicBoolean claimed = new AtomicBoolean();
-        Runnable once = () -> {
-            if (claimed.compareAndSet(false, true)) {
-                task.run();
-            }
-        };
+        Once once = task instanceof Once ? (Once) task : once(task);
         try {
             callbackExecutor.execute(once);
         } catch (Throwable t) {
+            if (t == once.failure) {
+                throw sneaky(t); // the task ran inline and threw: not a failure of the executor
+            }
             String failure = t instanceof RejectedExecutionException ? "rejected" : "threw " + t + " for";
             report("callback executor " + failure + " the " + what + " callback; running it inline", t);
             once.run();
         }
+    }
+
+    private static Once once(Runnable task) {
+        return new Once(task);
+    }
+
+    /** Runs its task at most once and remembers what the task threw. */
+    private static final class Once implements Runnable {
+        private final Runnable task;
+        private final AtomicBoolean claimed = new AtomicBoolean();
+        volatile Throwable failure;
+
+        Once(Runnable task) {
+            this.task = task;
+        }
+
+        @Override
+        public void run() {
+            if (claimed.compareAndSet(false, true)) {
+                try {
+                    task.run();
+                } catch (Throwable t) {
+                    failure = t;
+                    throw t;
+                }
+            }
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T extends Throwable> RuntimeException sneaky(Throwable t) throws T {
+        throw (T) t;
     }
 
     private void report(String message, Throwable cause) {

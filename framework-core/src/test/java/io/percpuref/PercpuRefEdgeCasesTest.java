@@ -2,6 +2,8 @@ package io.percpuref;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
+import static org.assertj.core.api.Assertions.assertThatIllegalStateException;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import java.time.Duration;
@@ -11,8 +13,10 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -88,6 +92,22 @@ class PercpuRefEdgeCasesTest {
             ref.put(PercpuRef.MAX_COUNT);
             ref.get();
             assertThat(ref.approximateCount()).isEqualTo(2);
+        }
+
+        @Test
+        void afterAFoldFarAboveTheMaximumAtomicGetsAreRefusedAndTheCountNeverWraps() {
+            PercpuRef ref = builder("fold-2^61").build();
+            for (int i = 0; i < 8192; i++) {   // 8192 * 2^48 = 2^61 references, each get(n) legal
+                ref.get(PercpuRef.MAX_COUNT);
+            }
+
+            ref.kill();
+
+            assertThat(reported).singleElement().satisfies(e -> assertThat(e.getMessage()).contains("above the maximum"));
+            assertThat(ref.approximateCount()).isEqualTo(1L << 61);
+            assertThatIllegalArgumentException().isThrownBy(ref::get);
+            assertThatIllegalArgumentException().isThrownBy(() -> ref.get(PercpuRef.MAX_COUNT));
+            assertThat(ref.approximateCount()).isEqualTo(1L << 61);
         }
 
         @Test
@@ -214,6 +234,32 @@ class PercpuRefEdgeCasesTest {
         }
 
         @Test
+        void aDirectExecutorRethrowsAnErrorFromTheReleaseCallbackAndReportsItOnce() {
+            PercpuRef ref = builder("direct").initAtomic()
+                    .onRelease(r -> {
+                        throw new StackOverflowError("deep");
+                    })
+                    .callbackExecutor(Runnable::run)
+                    .build();
+
+            assertThatThrownBy(ref::put).isInstanceOf(StackOverflowError.class);
+            assertThat(reported).singleElement().satisfies(e -> assertThat(e.getMessage())
+                    .contains("release callback threw").doesNotContain("callback executor"));
+            assertThat(isDone(ref.released())).isTrue();
+        }
+
+        @Test
+        void aDirectExecutorKeepsAMisuseInsideTheConfirmTaskLoud() {
+            PercpuRef ref = builder("direct-confirm").initAtomic()
+                    .onConfirmKill(PercpuRef::put)   // misuse: drops the initial reference itself
+                    .callbackExecutor(Runnable::run)
+                    .build();
+
+            assertThatIllegalStateException().isThrownBy(ref::kill).withMessageContaining("below zero");
+            assertThat(reported).noneMatch(e -> e.getMessage().contains("callback executor"));
+        }
+
+        @Test
         void aConfirmCallbackThrowingAnErrorOnTheExecutorStillCompletesTheKillStage() throws Exception {
             ExecutorService executor = Executors.newSingleThreadExecutor();
             try {
@@ -287,43 +333,119 @@ class PercpuRefEdgeCasesTest {
         }
 
         @Test
-        void reinitWaitsForThePreviousLifesReleaseCallback() throws Exception {
-            PercpuRef ref = heldRelease("releasing-reinit");
-            CompletionStage<Void> life1 = ref.released();
-            ref.kill();
-            runHeldTasks();                      // confirm: drops the initial reference, dispatches release
-            assertThat(ref.isZero()).isTrue();
-            assertThat(releases).hasValue(0);
+        void reinitWaitsForAReleaseCallbackThatIsRunning() throws Exception {
+            ExecutorService executor = Executors.newSingleThreadExecutor();
+            CountDownLatch inRelease = new CountDownLatch(1);
+            CountDownLatch finish = new CountDownLatch(1);
+            try {
+                PercpuRef ref = PercpuRef.builder().name("releasing-reinit").allowReinit()
+                        .callbackExecutor(executor)
+                        .onRelease(r -> {
+                            inRelease.countDown();
+                            PercpuRefTest.awaitQuietly(finish);
+                            releases.incrementAndGet();
+                        })
+                        .build();
+                CompletionStage<Void> life1 = ref.released();
+                ref.kill();
+                assertThat(inRelease.await(10, TimeUnit.SECONDS)).isTrue();
+                assertThat(ref.isZero()).isTrue();
+                assertThat(ref.toString()).contains("RELEASING");
 
-            CompletableFuture<Void> reinit = CompletableFuture.runAsync(ref::reinit);
-            await().during(Duration.ofMillis(200)).atMost(Duration.ofSeconds(5)).until(() -> !reinit.isDone());
-            assertThat(ref.isZero()).isTrue();
-            assertThat(ref.toString()).contains("RELEASING");
+                CompletableFuture<Void> reinit = CompletableFuture.runAsync(ref::reinit);
+                await().during(Duration.ofMillis(200)).atMost(Duration.ofSeconds(5)).until(() -> !reinit.isDone());
+                finish.countDown();
+                reinit.get(10, TimeUnit.SECONDS);
 
-            runHeldTasks();                      // release of life 1
-            reinit.get(10, TimeUnit.SECONDS);
-
-            assertThat(releases).hasValue(1);
-            assertThat(isDone(life1)).isTrue();
-            assertThat(ref.isDying()).isFalse();
-            assertThat(isDone(ref.released())).isFalse();
+                assertThat(releases).hasValue(1);
+                assertThat(isDone(life1)).isTrue();
+                assertThat(ref.isDying()).isFalse();
+                assertThat(isDone(ref.released())).isFalse();
+            } finally {
+                finish.countDown();
+                executor.shutdownNow();
+            }
         }
 
         @Test
-        void resurrectOfAReleasingRefWaitsForTheReleaseCallback() throws Exception {
-            PercpuRef ref = heldRelease("releasing-resurrect");
+        void resurrectOfAReleasingRefWaitsForTheRunningReleaseCallback() throws Exception {
+            ExecutorService executor = Executors.newSingleThreadExecutor();
+            CountDownLatch inRelease = new CountDownLatch(1);
+            CountDownLatch finish = new CountDownLatch(1);
+            try {
+                PercpuRef ref = PercpuRef.builder().name("releasing-resurrect").allowReinit()
+                        .callbackExecutor(executor)
+                        .onRelease(r -> {
+                            inRelease.countDown();
+                            PercpuRefTest.awaitQuietly(finish);
+                            releases.incrementAndGet();
+                        })
+                        .build();
+                CompletionStage<Void> life1 = ref.released();
+                ref.kill();
+                assertThat(inRelease.await(10, TimeUnit.SECONDS)).isTrue();
+
+                CompletableFuture<Void> resurrect = CompletableFuture.runAsync(ref::resurrect);
+                await().during(Duration.ofMillis(200)).atMost(Duration.ofSeconds(5)).until(() -> !resurrect.isDone());
+                finish.countDown();
+                resurrect.get(10, TimeUnit.SECONDS);
+
+                assertThat(releases).hasValue(1);
+                assertThat(isDone(life1)).isTrue();
+                assertThat(ref.tryGetLive()).isTrue();
+            } finally {
+                finish.countDown();
+                executor.shutdownNow();
+            }
+        }
+
+        @Test
+        void reinitRunsAReleaseTheExecutorHasNotStartedInsteadOfWaitingForIt() {
+            PercpuRef ref = heldRelease("queued-release");
             CompletionStage<Void> life1 = ref.released();
             ref.kill();
-            runHeldTasks();
+            runHeldTasks();                      // confirm: drops the initial reference, queues release
+            assertThat(releases).hasValue(0);
 
-            CompletableFuture<Void> resurrect = CompletableFuture.runAsync(ref::resurrect);
-            await().during(Duration.ofMillis(200)).atMost(Duration.ofSeconds(5)).until(() -> !resurrect.isDone());
-            runHeldTasks();
-            resurrect.get(10, TimeUnit.SECONDS);
+            ref.reinit();                        // runs the queued release itself
 
             assertThat(releases).hasValue(1);
             assertThat(isDone(life1)).isTrue();
-            assertThat(ref.tryGetLive()).isTrue();
+            runHeldTasks();                      // the queued task is now a no-op
+            assertThat(releases).hasValue(1);
+            assertThat(ref.isDying()).isFalse();
+        }
+
+        /** An event loop: the last put on the loop queues the release behind the running task. */
+        @Test
+        void reinitOnTheCallbackExecutorsOwnThreadDoesNotWaitForItself() throws Exception {
+            ExecutorService loop = Executors.newSingleThreadExecutor();
+            try {
+                PercpuRef ref = builder("event-loop").initAtomic().callbackExecutor(loop).build();
+
+                Future<?> task = loop.submit(() -> {
+                    ref.put();
+                    ref.reinit();
+                });
+
+                assertThat(task).succeedsWithin(Duration.ofSeconds(10));
+                assertThat(releases).hasValue(1);
+                assertThat(ref.isDying()).isFalse();
+            } finally {
+                loop.shutdownNow();
+            }
+        }
+
+        @Test
+        void reinitBehindAnExecutorThatDroppedTheReleaseRunsItAndReturns() throws Exception {
+            PercpuRef ref = builder("discarding").initAtomic().callbackExecutor(task -> { }).build();
+            ref.put();                           // the release task is silently dropped
+            assertThat(releases).hasValue(0);
+
+            CompletableFuture.runAsync(ref::reinit).get(10, TimeUnit.SECONDS);
+
+            assertThat(releases).hasValue(1);
+            assertThat(isDone(ref.released())).isFalse();
         }
 
         @Test
@@ -406,6 +528,20 @@ class PercpuRefEdgeCasesTest {
             assertThat(ref.isZero()).isTrue();
             assertThat(ref.isDying()).isTrue();
             assertThat(ref.tryGetLive()).isFalse();
+        }
+    }
+
+    @Nested
+    class Messages {
+
+        @Test
+        void killOfARefBuiltDeadSaysItIsReleasedNotKilledTwice() {
+            PercpuRef ref = builder("born-dead").initDead().build();
+
+            assertThatIllegalStateException().isThrownBy(ref::kill)
+                    .withMessageContaining("'born-dead'")
+                    .withMessageContaining("kill() on a released ref")
+                    .withMessageNotContaining("twice");
         }
     }
 

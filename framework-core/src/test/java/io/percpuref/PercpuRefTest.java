@@ -616,13 +616,32 @@ class PercpuRefTest {
         @Test
         void overPutInPercpuModeIsReportedAtSwitchToAtomic() {
             PercpuRef ref = ref("switch-over-put");
-            ref.put();
+            ref.put(2);
 
             ref.switchToAtomicSync();
 
             assertThat(reported).singleElement()
-                    .satisfies(e -> assertThat(e.getMessage()).contains("summed to 0"));
+                    .satisfies(e -> assertThat(e.getMessage()).contains("summed to -1"));
             assertThat(ref.approximateCount()).isEqualTo(1);
+            assertThat(releases).hasValue(0);
+        }
+
+        /** Linux md's writes_pending: start at zero, count in per-CPU mode, switch, test for zero. */
+        @Test
+        void aSwitchThatFindsTheCountAtZeroReleasesLikeTheKernel() {
+            PercpuRef ref = builder("writes-pending").allowReinit().build();
+            ref.put();          // start at zero: legal in per-CPU mode, nothing is detected
+            ref.get();
+            ref.put();
+
+            ref.switchToAtomicSync();
+
+            assertThat(reported).isEmpty();
+            assertThat(ref.isZero()).isTrue();
+            assertThat(releases).hasValue(1);
+            assertThat(isDone(ref.released())).isTrue();
+            ref.reinit();
+            assertThat(ref.isZero()).isFalse();
         }
 
         @Test
