@@ -788,24 +788,7 @@ public final class PercpuRef {
      *                               or the caller is the release callback of the life it would end
      */
     public void resurrect() {
-        for (;;) {
-            CompletableFuture<Void> releasing;
-            control.lock();
-            try {
-                requireReinitAllowed("resurrect()");
-                if ((state & (DEAD | RELEASED)) == 0) {
-                    throw misuse("resurrect() requires a dying ref");
-                }
-                releasing = releasingStageLocked();
-                if (releasing == null) {
-                    startLifeLocked();
-                    return;
-                }
-            } finally {
-                control.unlock();
-            }
-            awaitReleaseCallback(releasing, "resurrect()");
-        }
+        startNextLife("resurrect()", DEAD | RELEASED, "resurrect() requires a dying ref");
     }
 
     /**
@@ -825,13 +808,22 @@ public final class PercpuRef {
      *                               would end (waiting for itself would never return)
      */
     public void reinit() {
+        startNextLife("reinit()", RELEASED, "reinit() requires a released ref (count zero)");
+    }
+
+    /**
+     * resurrect()/reinit(): under the lock, checks that the ref may start its next life (one of
+     * {@code requiredFlags} is set), then starts it; if the ref is releasing, waits without the lock
+     * for the release callback (or runs it) and checks again.
+     */
+    private void startNextLife(String op, int requiredFlags, String wrongState) {
         for (;;) {
             CompletableFuture<Void> releasing;
             control.lock();
             try {
-                requireReinitAllowed("reinit()");
-                if ((state & RELEASED) == 0) {
-                    throw misuse("reinit() requires a released ref (count zero)");
+                requireReinitAllowed(op);
+                if ((state & requiredFlags) == 0) {
+                    throw misuse(wrongState);
                 }
                 releasing = releasingStageLocked();
                 if (releasing == null) {
@@ -841,7 +833,7 @@ public final class PercpuRef {
             } finally {
                 control.unlock();
             }
-            awaitReleaseCallback(releasing, "reinit()");
+            awaitReleaseCallback(releasing, op);
         }
     }
 

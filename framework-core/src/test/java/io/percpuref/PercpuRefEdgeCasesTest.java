@@ -26,6 +26,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The edges of {@link PercpuRef}'s contract (issue 9): counts near the limits of the slot encoding,
@@ -332,13 +334,14 @@ class PercpuRefEdgeCasesTest {
             tasks.forEach(Runnable::run);
         }
 
-        @Test
-        void reinitWaitsForAReleaseCallbackThatIsRunning() throws Exception {
+        @ParameterizedTest(name = "{0}()")
+        @ValueSource(strings = {"reinit", "resurrect"})
+        void theNextLifeWaitsForAReleaseCallbackThatIsRunning(String op) throws Exception {
             ExecutorService executor = Executors.newSingleThreadExecutor();
             CountDownLatch inRelease = new CountDownLatch(1);
             CountDownLatch finish = new CountDownLatch(1);
             try {
-                PercpuRef ref = PercpuRef.builder().name("releasing-reinit").allowReinit()
+                PercpuRef ref = PercpuRef.builder().name("releasing-" + op).allowReinit()
                         .callbackExecutor(executor)
                         .onRelease(r -> {
                             inRelease.countDown();
@@ -352,46 +355,16 @@ class PercpuRefEdgeCasesTest {
                 assertThat(ref.isZero()).isTrue();
                 assertThat(ref.toString()).contains("RELEASING");
 
-                CompletableFuture<Void> reinit = CompletableFuture.runAsync(ref::reinit);
-                await().during(Duration.ofMillis(200)).atMost(Duration.ofSeconds(5)).until(() -> !reinit.isDone());
+                CompletableFuture<Void> nextLife = CompletableFuture.runAsync(
+                        op.equals("reinit") ? ref::reinit : ref::resurrect);
+                await().during(Duration.ofMillis(200)).atMost(Duration.ofSeconds(5)).until(() -> !nextLife.isDone());
                 finish.countDown();
-                reinit.get(10, TimeUnit.SECONDS);
+                nextLife.get(10, TimeUnit.SECONDS);
 
                 assertThat(releases).hasValue(1);
                 assertThat(isDone(life1)).isTrue();
                 assertThat(ref.isDying()).isFalse();
                 assertThat(isDone(ref.released())).isFalse();
-            } finally {
-                finish.countDown();
-                executor.shutdownNow();
-            }
-        }
-
-        @Test
-        void resurrectOfAReleasingRefWaitsForTheRunningReleaseCallback() throws Exception {
-            ExecutorService executor = Executors.newSingleThreadExecutor();
-            CountDownLatch inRelease = new CountDownLatch(1);
-            CountDownLatch finish = new CountDownLatch(1);
-            try {
-                PercpuRef ref = PercpuRef.builder().name("releasing-resurrect").allowReinit()
-                        .callbackExecutor(executor)
-                        .onRelease(r -> {
-                            inRelease.countDown();
-                            PercpuRefTest.awaitQuietly(finish);
-                            releases.incrementAndGet();
-                        })
-                        .build();
-                CompletionStage<Void> life1 = ref.released();
-                ref.kill();
-                assertThat(inRelease.await(10, TimeUnit.SECONDS)).isTrue();
-
-                CompletableFuture<Void> resurrect = CompletableFuture.runAsync(ref::resurrect);
-                await().during(Duration.ofMillis(200)).atMost(Duration.ofSeconds(5)).until(() -> !resurrect.isDone());
-                finish.countDown();
-                resurrect.get(10, TimeUnit.SECONDS);
-
-                assertThat(releases).hasValue(1);
-                assertThat(isDone(life1)).isTrue();
                 assertThat(ref.tryGetLive()).isTrue();
             } finally {
                 finish.countDown();
