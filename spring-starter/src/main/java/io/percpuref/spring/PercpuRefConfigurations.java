@@ -1,6 +1,7 @@
 package io.percpuref.spring;
 
 import io.micrometer.core.instrument.binder.MeterBinder;
+import io.micrometer.observation.ObservationRegistry;
 import io.percpuref.micrometer.PercpuRefMetrics;
 import io.percpuref.registry.RefRegistry;
 
@@ -75,9 +76,11 @@ final class PercpuRefConfigurations {
         @ConditionalOnMissingBean
         @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
         static GuardedBeanPostProcessor percpuRefGuardedBeanPostProcessor(Environment environment,
-                                                                          ObjectProvider<RefRegistry> registry) {
+                                                                          ObjectProvider<RefRegistry> registry,
+                                                                          ObjectProvider<GuardObserver> observer) {
             PercpuRefProperties.Guard guard = bind(environment).getGuard();
             GuardedBeanPostProcessor processor = new GuardedBeanPostProcessor(registry::getObject, guard.getOrder());
+            processor.setObserver(observer::getIfUnique);
             processor.setUnknownResourceFails(guard.getUnknownResource() == PercpuRefProperties.Guard.UnknownResource.FAIL);
             return processor;
         }
@@ -102,6 +105,25 @@ final class PercpuRefConfigurations {
         static GuardedResourceRegistrar percpuRefGuardedResourceRegistrar(Environment environment,
                                                                           ObjectProvider<RefRegistry> registry) {
             return new GuardedResourceRegistrar(registry::getObject, bind(environment).getShutdown().getTimeout());
+        }
+    }
+
+    /**
+     * One Micrometer Observation per guarded call ({@link ObservationGuardObserver}), in the
+     * application's {@code ObservationRegistry} (looked up at the first guarded call; with none,
+     * or the no-op registry, calls are not observed).
+     */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(ObservationRegistry.class)
+    @ConditionalOnBooleanProperty(name = "percpu-ref.guard.observations.enabled", matchIfMissing = true)
+    static class ObservationConfiguration {
+
+        @Bean
+        @ConditionalOnMissingBean
+        @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
+        static GuardObserver percpuRefGuardObserver(ObjectProvider<ObservationRegistry> registry,
+                                                    ObjectProvider<GuardedCallObservationConvention> convention) {
+            return new ObservationGuardObserver(registry::getIfUnique, convention::getIfUnique);
         }
     }
 
