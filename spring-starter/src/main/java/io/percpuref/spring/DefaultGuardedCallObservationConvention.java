@@ -8,9 +8,11 @@ import io.micrometer.common.KeyValues;
  * {@value #NAME} (so its timer appears in Prometheus as
  * {@code percpu_guarded_call_seconds_count{resource,outcome}}), with
  * <ul>
- *   <li>low-cardinality keys (on meters and spans) {@value #RESOURCE} = the resource name and,
- *       once the call has ended, {@value #OUTCOME} = {@code success}, {@code refused} or
- *       {@code error} ({@link GuardedCallContext.Outcome});</li>
+ *   <li>low-cardinality keys (on meters and spans) {@value #RESOURCE} = the resource name,
+ *       {@value #REGISTRY} = the name of its {@code RefRegistry} (as on the registry's own meters,
+ *       so that one dashboard filters both alike) and, once the call has ended,
+ *       {@value #OUTCOME} = {@code success}, {@code refused} or {@code error}
+ *       ({@link GuardedCallContext.Outcome});</li>
  *   <li>a high-cardinality key (on spans only) {@value #METHOD} = the method, e.g.
  *       {@code Catalog.get(String)};</li>
  *   <li>the contextual (span) name {@code guarded <resource>}.</li>
@@ -27,6 +29,9 @@ public class DefaultGuardedCallObservationConvention implements GuardedCallObser
 
     /** Low-cardinality key: {@code success}, {@code refused} or {@code error}, once the call has ended. */
     public static final String OUTCOME = "outcome";
+
+    /** Low-cardinality key: the name of the resource's {@code RefRegistry}, as on {@code PercpuRefMetrics}' meters. */
+    public static final String REGISTRY = "registry";
 
     /** High-cardinality key: the guarded method, {@code Type.method(ParameterTypes)}. */
     public static final String METHOD = "method";
@@ -47,13 +52,14 @@ public class DefaultGuardedCallObservationConvention implements GuardedCallObser
     }
 
     /**
-     * Returns {@value #RESOURCE}, and {@value #OUTCOME} once the call has ended (not at start, so
+     * Returns {@value #RESOURCE} and {@value #REGISTRY}, and {@value #OUTCOME} once the call has ended (not at start, so
      * that a handler's start-time meters, such as the active-calls long task timer, carry only the
      * resource).
      */
     @Override
     public KeyValues getLowCardinalityKeyValues(GuardedCallContext context) {
-        KeyValues keys = KeyValues.of(KeyValue.of(RESOURCE, context.getResourceName()));
+        KeyValues keys = KeyValues.of(KeyValue.of(RESOURCE, context.getResourceName()),
+                KeyValue.of(REGISTRY, context.getRegistryName()));
         GuardedCallContext.Outcome outcome = context.getOutcome();
         return outcome == null ? keys : keys.and(KeyValue.of(OUTCOME, outcome.value()));
     }

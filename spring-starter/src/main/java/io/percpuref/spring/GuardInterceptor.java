@@ -43,6 +43,16 @@ import java.util.function.Supplier;
  * here takes a lock or blocks, so guarded calls run unchanged on virtual threads. The lease is
  * acquired before the method body runs, so a call that starts after the resource's kill returned
  * never runs it (the kill is linearizable, see {@code PercpuRef}).
+ *
+ * <h2>Observation</h2>
+ * With a {@link GuardObserver} (Micrometer's Observation API, see {@link GuardedCallContext}),
+ * each call is one observation that ends when its lease ends: when the method returns or throws,
+ * when its stage completes; for reactive return types, each subscription is the observed call
+ * (from subscribe to complete, error or cancel), and the body only if it is refused or throws. A
+ * refused call is observed as refused until the refusal's answer (the fallback's value, the failed
+ * stage, the error signal) has been produced. A method declared to return {@code Object} that
+ * returns a reactive type is observed until its body returns. Without an observer (the default) the
+ * call allocates nothing for it.
  */
 final class GuardInterceptor implements MethodInterceptor {
 
@@ -236,7 +246,9 @@ final class GuardInterceptor implements MethodInterceptor {
 
     /** Starts the observation of one call of {@code guarded}; null if calls are not observed. */
     GuardObserver.@Nullable Call startObservation(GuardedMethod guarded, MethodInvocation invocation, Class<?> targetClass) {
-        return observer().start(guarded.resourceName(), invocation.getMethod(), targetClass);
+        GuardObserver o = observer();
+        return o == GuardObserver.NONE ? null
+                : o.start(registry().name(), guarded.resourceName(), invocation.getMethod(), targetClass);
     }
 
     /** Starts the observation of one call of {@code guarded} on {@code invocation}'s target. */

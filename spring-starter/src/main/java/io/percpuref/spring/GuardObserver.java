@@ -20,14 +20,15 @@ import java.lang.reflect.Method;
 interface GuardObserver {
 
     /** Observes nothing: {@link #start} returns null. */
-    GuardObserver NONE = (resourceName, method, targetClass) -> null;
+    GuardObserver NONE = (registryName, resourceName, method, targetClass) -> null;
 
     /**
-     * Starts the observation of one call.
+     * Starts the observation of one call of {@code method} leasing {@code resourceName} from the
+     * registry named {@code registryName}.
      *
      * @return the started call, or {@code null} if this call is not observed
      */
-    @Nullable Call start(String resourceName, Method method, Class<?> targetClass);
+    @Nullable Call start(String registryName, String resourceName, Method method, Class<?> targetClass);
 
     /** One observed call. */
     interface Call {

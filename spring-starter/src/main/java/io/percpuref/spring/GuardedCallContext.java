@@ -9,7 +9,7 @@ import java.util.Locale;
 import java.util.Objects;
 
 /**
- * The {@link Observation.Context} of one guarded call: the resource it leases, the method, and, once
+ * The {@link Observation.Context} of one guarded call: the resource it leases (and its registry), the method, and, once
  * the call has ended, its {@link Outcome}. Created by the {@link Guarded @Guarded} advisor for each
  * call it observes and read by {@link GuardedCallObservationConvention}s and observation handlers.
  *
@@ -19,21 +19,30 @@ import java.util.Objects;
  */
 public class GuardedCallContext extends Observation.Context {
 
+    private final String registryName;
     private final String resourceName;
     private final Method method;
     private final Class<?> targetClass;
     private volatile @Nullable Outcome outcome;
 
     /**
+     * @param registryName the name of the {@code RefRegistry} that holds the resource
+     *                     ({@code RefRegistry.name()})
      * @param resourceName the name of the guarded resource (as resolved from {@code @Guarded})
      * @param method       the guarded method
      * @param targetClass  the class of the bean whose method is called
      * @throws NullPointerException if any argument is null
      */
-    public GuardedCallContext(String resourceName, Method method, Class<?> targetClass) {
+    public GuardedCallContext(String registryName, String resourceName, Method method, Class<?> targetClass) {
+        this.registryName = Objects.requireNonNull(registryName, "registryName");
         this.resourceName = Objects.requireNonNull(resourceName, "resourceName");
         this.method = Objects.requireNonNull(method, "method");
         this.targetClass = Objects.requireNonNull(targetClass, "targetClass");
+    }
+
+    /** The name of the {@code RefRegistry} that holds the resource ({@code "default"} unless configured). */
+    public String getRegistryName() {
+        return this.registryName;
     }
 
     /** The name of the resource the call leases, as registered in the {@code RefRegistry}. */

@@ -45,14 +45,14 @@ final class ObservationGuardObserver implements GuardObserver {
     }
 
     @Override
-    public @Nullable Call start(String resourceName, Method method, Class<?> targetClass) {
+    public @Nullable Call start(String registryName, String resourceName, Method method, Class<?> targetClass) {
         ObservationRegistry observations = registry();
         if (observations.isNoop()) {
             return null;
         }
         Observation observation = Observation.createNotStarted(convention(),
                 DefaultGuardedCallObservationConvention.INSTANCE,
-                () -> new GuardedCallContext(resourceName, method, targetClass), observations);
+                () -> new GuardedCallContext(registryName, resourceName, method, targetClass), observations);
         return new ObservedCall(observation.start());
     }
 

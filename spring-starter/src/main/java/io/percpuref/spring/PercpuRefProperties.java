@@ -224,9 +224,8 @@ public class PercpuRefProperties {
 
             /**
              * Whether each @Guarded call is a Micrometer Observation named 'percpu.guarded.call', with
-             * low-cardinality keys 'resource' and 'outcome' (success, refused, error): a timer
-             * percpu_guarded_call_seconds{resource,outcome} in Prometheus, and a span when a tracer is
-             * present. Needs an ObservationRegistry bean (Spring Boot's actuator auto-configures one);
+             * low-cardinality keys 'resource', 'outcome' (success, refused, error) and 'registry': the
+             * timer 'percpu_guarded_call_seconds' in Prometheus, and a span when a tracer is present. Needs an ObservationRegistry bean (Spring Boot's actuator auto-configures one);
              * without it, or with the no-op registry, calls are not observed.
              */
             private boolean enabled = true;

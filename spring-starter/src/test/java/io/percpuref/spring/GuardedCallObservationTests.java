@@ -90,13 +90,13 @@ class GuardedCallObservationTests {
     @Test
     void theNoopRegistryStartsNothing() {
         ObservationGuardObserver observer = new ObservationGuardObserver(() -> ObservationRegistry.NOOP, () -> null);
-        assertThat(observer.start("db", Object.class.getMethods()[0], Object.class)).isNull();
+        assertThat(observer.start("default", "db", Object.class.getMethods()[0], Object.class)).isNull();
     }
 
     @Test
     void aRegistryWithoutHandlersStartsNothing() {
         ObservationGuardObserver observer = new ObservationGuardObserver(ObservationRegistry::create, () -> null);
-        assertThat(observer.start("db", Object.class.getMethods()[0], Object.class)).isNull();
+        assertThat(observer.start("default", "db", Object.class.getMethods()[0], Object.class)).isNull();
     }
 
     @Test
@@ -105,6 +105,7 @@ class GuardedCallObservationTests {
             service(context).echo("a");
             assertThat(observations(context)).hasSingleObservationThat().hasNameEqualTo(NAME)
                     .hasLowCardinalityKeyValue("resource", "db").hasLowCardinalityKeyValue("outcome", "success")
+                    .hasLowCardinalityKeyValue("registry", "default")
                     .hasLowCardinalityKeyValue("team", "storage");
         });
     }
@@ -118,8 +119,17 @@ class GuardedCallObservationTests {
             assertThat(observations(context)).hasSingleObservationThat().hasNameEqualTo(NAME)
                     .hasContextualNameEqualTo("guarded db")
                     .hasLowCardinalityKeyValue("resource", "db").hasLowCardinalityKeyValue("outcome", "success")
+                    .hasLowCardinalityKeyValue("registry", "default")
                     .hasHighCardinalityKeyValue("method", "GuardedCallObservationTests.ObservedService.echo(String)")
                     .doesNotHaveError().hasBeenStarted().hasBeenStopped();
+        });
+    }
+
+    @Test
+    void theRegistryKeyIsTheRegistrysName() {
+        this.observed.withBean(RefRegistry.class, () -> RefRegistry.builder().name("orders").build()).run(context -> {
+            service(context).echo("a");
+            assertThat(observations(context)).hasSingleObservationThat().hasLowCardinalityKeyValue("registry", "orders");
         });
     }
 
@@ -216,6 +226,7 @@ class GuardedCallObservationTests {
                     .verifyComplete();
             assertThat(observations(context)).hasSingleObservationThat().hasNameEqualTo(NAME)
                     .hasLowCardinalityKeyValue("resource", "db").hasLowCardinalityKeyValue("outcome", "success")
+                    .hasLowCardinalityKeyValue("registry", "default")
                     .hasBeenStopped();
         });
     }
