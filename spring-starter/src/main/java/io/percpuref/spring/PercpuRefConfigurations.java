@@ -3,6 +3,7 @@ package io.percpuref.spring;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import io.micrometer.observation.ObservationRegistry;
 import io.percpuref.micrometer.PercpuRefMetrics;
+import io.percpuref.registry.RefListener;
 import io.percpuref.registry.RefRegistry;
 
 import org.springframework.beans.factory.ObjectProvider;
@@ -43,16 +44,24 @@ final class PercpuRefConfigurations {
         return Binder.get(environment).bindOrCreate("percpu-ref", PercpuRefProperties.class);
     }
 
+    /**
+     * The registry: the properties, then every {@link RefRegistryCustomizer} bean in order, on its
+     * builder; once built, every {@link RefListener} bean added as a listener, in order.
+     */
     @Configuration(proxyBeanMethods = false)
     static class RegistryConfiguration {
 
         @Bean
         @ConditionalOnMissingBean
-        RefRegistry percpuRefRegistry(PercpuRefProperties properties) {
-            return RefRegistry.builder()
+        RefRegistry percpuRefRegistry(PercpuRefProperties properties, ObjectProvider<RefRegistryCustomizer> customizers,
+                                      ObjectProvider<RefListener> listeners) {
+            RefRegistry.Builder builder = RefRegistry.builder()
                     .leakDetection(properties.getLeakDetection())
-                    .stuckThreshold(properties.getStuckThreshold())
-                    .build();
+                    .stuckThreshold(properties.getStuckThreshold());
+            customizers.orderedStream().forEach(customizer -> customizer.customize(builder));
+            RefRegistry registry = builder.build();
+            listeners.orderedStream().forEach(registry::addListener);
+            return registry;
         }
     }
 
