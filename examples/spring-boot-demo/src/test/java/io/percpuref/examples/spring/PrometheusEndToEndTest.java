@@ -192,6 +192,8 @@ class PrometheusEndToEndTest {
 
         HttpResponse<String> scrape = get("/actuator/prometheus");
         assertThat(scrape.statusCode()).isEqualTo(200);
+        Path data = Files.createDirectories(Path.of(System.getProperty("dashboard.data", "target/dashboard-data")));
+        Files.writeString(data.resolve("scrape.txt"), scrape.body()); // the scrape, for docs/metrics.md's samples
         Set<String> scraped = Arrays.stream(scrape.body().split("\n"))
                 .filter(line -> !line.isBlank() && !line.startsWith("#"))
                 .map(line -> line.split("[{ ]", 2)[0]).collect(Collectors.toCollection(TreeSet::new));
