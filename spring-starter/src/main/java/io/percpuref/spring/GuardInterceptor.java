@@ -171,6 +171,10 @@ final class GuardInterceptor implements MethodInterceptor {
             }
             return refuse(invocation, guarded, refused, call);
         }
+        catch (RuntimeException | Error e) { // no registry, say: the observation must not stay open
+            stopObservation(call, e);
+            throw e;
+        }
         Object result;
         GuardObserver.Scope scope = call != null ? call.openScope() : null;
         try {
