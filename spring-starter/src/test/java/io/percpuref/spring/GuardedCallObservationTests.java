@@ -211,7 +211,32 @@ class GuardedCallObservationTests {
         });
     }
 
+    @Test
+    void stageReturnedByAnObjectMethodIsObservedUntilItCompletes() {
+        this.observed.run(context -> {
+            CompletableFuture<String> work = new CompletableFuture<>();
+            Object result = service(context).dynamic(work);
+            assertThat(observations(context)).hasSingleObservationThat().isNotStopped();
+            work.completeExceptionally(new IllegalStateException("late boom"));
+            assertThat(result).isInstanceOfSatisfying(CompletableFuture.class,
+                    f -> assertThat(f).isCompletedExceptionally());
+            assertThat(observations(context)).hasSingleObservationThat()
+                    .hasLowCardinalityKeyValue("outcome", "error").hasBeenStopped();
+        });
+    }
+
     // --- Reactor ------------------------------------------------------------------------------
+
+    @Test
+    void refusedSubscriptionAnsweredByTheFallbackIsRefused() {
+        this.observed.run(context -> {
+            Mono<String> mono = service(context).monoWithFallback("x");
+            db(context).kill();
+            StepVerifier.create(mono).expectNext("fallback x").verifyComplete();
+            assertThat(observations(context)).hasSingleObservationThat()
+                    .hasLowCardinalityKeyValue("outcome", "refused").hasBeenStopped();
+        });
+    }
 
     @Test
     void monoSubscriptionIsObservedFromSubscribeToCompletion() {
@@ -375,6 +400,20 @@ class GuardedCallObservationTests {
         @Guarded("db")
         public CompletableFuture<String> async(CompletableFuture<String> work) {
             return work;
+        }
+
+        @Guarded("db")
+        public Object dynamic(Object value) {
+            return value;
+        }
+
+        @Guarded(value = "db", fallbackMethod = "monoFallback")
+        public Mono<String> monoWithFallback(String s) {
+            return Mono.just("echo " + s);
+        }
+
+        Mono<String> monoFallback(String s) {
+            return Mono.just("fallback " + s);
         }
 
         @Guarded("db")
