@@ -8,6 +8,7 @@ import io.percpuref.registry.RefState;
 
 import org.aopalliance.intercept.MethodInterceptor;
 import org.aopalliance.intercept.MethodInvocation;
+import org.jspecify.annotations.Nullable;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
 import org.springframework.aop.Pointcut;
@@ -42,6 +43,16 @@ import java.util.function.Supplier;
  * here takes a lock or blocks, so guarded calls run unchanged on virtual threads. The lease is
  * acquired before the method body runs, so a call that starts after the resource's kill returned
  * never runs it (the kill is linearizable, see {@code PercpuRef}).
+ *
+ * <h2>Observation</h2>
+ * With a {@link GuardObserver} (Micrometer's Observation API, see {@link GuardedCallContext}),
+ * each call is one observation that ends when its lease ends: when the method returns or throws,
+ * when its stage completes; for reactive return types, each subscription is the observed call
+ * (from subscribe to complete, error or cancel), and the body only if it is refused or throws. A
+ * refused call is observed as refused until the refusal's answer (the fallback's value, the failed
+ * stage, the error signal) has been produced. A method declared to return {@code Object} that
+ * returns a reactive type is observed until its body returns. Without an observer (the default) the
+ * call allocates nothing for it.
  */
 final class GuardInterceptor implements MethodInterceptor {
 
@@ -61,6 +72,10 @@ final class GuardInterceptor implements MethodInterceptor {
     private final ConcurrentHashMap<String, ManagedResource<?>> lastSeen = new ConcurrentHashMap<>();
     /** Resolves placeholders in resource names; set by the post-processor before any proxy exists. */
     private volatile StringValueResolver valueResolver = value -> value;
+    /** Supplies the observer of the calls, looked up at the first call (null: none). */
+    private volatile Supplier<@Nullable GuardObserver> observerSupplier = () -> null;
+    /** The observer, once looked up ({@link GuardObserver#NONE} if there is none). */
+    private volatile @Nullable GuardObserver observer;
 
     GuardInterceptor(Supplier<RefRegistry> registrySupplier) {
         this.registrySupplier = registrySupplier;
@@ -68,6 +83,11 @@ final class GuardInterceptor implements MethodInterceptor {
 
     void setValueResolver(StringValueResolver valueResolver) {
         this.valueResolver = Objects.requireNonNull(valueResolver, "valueResolver");
+    }
+
+    /** Sets what supplies the observer of the calls; called before any proxy exists. */
+    void setObserver(Supplier<@Nullable GuardObserver> observer) {
+        this.observerSupplier = Objects.requireNonNull(observer, "observer");
     }
 
     /** Resolves every guarded method of {@code targetClass} now, so that a misconfiguration fails at startup. */
@@ -138,55 +158,86 @@ final class GuardInterceptor implements MethodInterceptor {
         Object target = invocation.getThis();
         Class<?> targetClass = target != null ? AopUtils.getTargetClass(target) : invocation.getMethod().getDeclaringClass();
         GuardedMethod guarded = guardedMethod(invocation.getMethod(), targetClass);
+        // Reactive: each subscription is the observed call; the body (assembly) only if it is refused or throws.
+        GuardObserver.Call call = guarded.kind() == GuardedMethod.Kind.REACTIVE ? null
+                : startObservation(guarded, invocation, targetClass);
         Lease<?> lease;
         try {
             lease = acquire(guarded);
         }
         catch (ResourceUnavailableException refused) {
-            return refuse(invocation, guarded, refused);
+            if (call == null) {
+                call = startObservation(guarded, invocation, targetClass);
+            }
+            return refuse(invocation, guarded, refused, call);
+        }
+        catch (RuntimeException | Error e) { // no registry, say: the observation must not stay open
+            stopObservation(call, e);
+            throw e;
         }
         Object result;
+        GuardObserver.Scope scope = call != null ? call.openScope() : null;
         try {
             result = invocation.proceed();
         }
         catch (Throwable t) {
             lease.close();
+            if (call == null) {
+                call = startObservation(guarded, invocation, targetClass);
+            }
+            if (call != null) {
+                closeScope(scope);
+                scope = null;
+                call.stop(t);
+            }
             throw t;
+        }
+        finally {
+            closeScope(scope);
         }
         if (result == null || guarded.kind() == GuardedMethod.Kind.SYNC) {
             lease.close();
+            stopObservation(call, null);
             return result;
         }
-        return leaseFollows(result, lease, guarded, invocation);
+        return leaseFollows(result, lease, guarded, invocation, call);
     }
 
     /**
      * Hands the call's lease on to the work that {@code result} stands for: a stage keeps it until it
      * completes; for a reactive type the lease of the body ends now and each subscription takes one.
+     * {@code call} (the observation of a stage, or of a {@code DYNAMIC} method's body) ends with the
+     * lease it follows.
      */
-    private Object leaseFollows(Object result, Lease<?> lease, GuardedMethod guarded, MethodInvocation invocation) {
+    private Object leaseFollows(Object result, Lease<?> lease, GuardedMethod guarded, MethodInvocation invocation,
+                                GuardObserver.@Nullable Call call) {
         if (result instanceof CompletionStage<?> stage) {
-            return leaseFollows(stage, lease);
+            return leaseFollows(stage, lease, call);
         }
         lease.close();
+        stopObservation(call, null);
         ReactiveAdapter adapter = guarded.kind() == GuardedMethod.Kind.REACTIVE ? guarded.adapter()
                 : GuardedMethod.adapterOf(result);
         if (adapter == null) {
             return result;
         }
-        return ReactorGuards.leasePerSubscription(this, invocation, guarded, adapter, result);
+        return ReactorGuards.leasePerSubscription(this, invocation, guarded, adapter, result,
+                guarded.kind() == GuardedMethod.Kind.REACTIVE);
     }
 
     /**
-     * A new future that completes as {@code work} does, after {@code lease} has been closed. Only
-     * {@code work} ends the lease: the caller's {@code cancel}, {@code complete}, {@code orTimeout}
-     * on the returned future complete that future alone, and the method's own work keeps its lease
-     * until it is done. A failure is passed on as {@code work} holds it (not wrapped again).
+     * A new future that completes as {@code work} does, after {@code lease} has been closed (and
+     * {@code call}, if observed, stopped: error if {@code work} failed). Only {@code work} ends the
+     * lease: the caller's {@code cancel}, {@code complete}, {@code orTimeout} on the returned future
+     * complete that future alone, and the method's own work keeps its lease until it is done. A
+     * failure is passed on as {@code work} holds it (not wrapped again).
      */
-    static CompletableFuture<Object> leaseFollows(CompletionStage<?> work, Lease<?> lease) {
+    static CompletableFuture<Object> leaseFollows(CompletionStage<?> work, Lease<?> lease,
+                                                  GuardObserver.@Nullable Call call) {
         CompletableFuture<Object> dependent = new CompletableFuture<>();
         work.whenComplete((value, failure) -> {
             lease.close();
+            stopObservation(call, failure);
             if (failure != null) {
                 dependent.completeExceptionally(failure);
             }
@@ -195,6 +246,32 @@ final class GuardInterceptor implements MethodInterceptor {
             }
         });
         return dependent;
+    }
+
+    /** Starts the observation of one call of {@code guarded}; null if calls are not observed. */
+    GuardObserver.@Nullable Call startObservation(GuardedMethod guarded, MethodInvocation invocation, Class<?> targetClass) {
+        GuardObserver o = observer();
+        return o == GuardObserver.NONE ? null
+                : o.start(registry().name(), guarded.resourceName(), invocation.getMethod(), targetClass);
+    }
+
+    /** Starts the observation of one call of {@code guarded} on {@code invocation}'s target. */
+    GuardObserver.@Nullable Call startObservation(GuardedMethod guarded, MethodInvocation invocation) {
+        Object target = invocation.getThis();
+        return startObservation(guarded, invocation,
+                target != null ? AopUtils.getTargetClass(target) : invocation.getMethod().getDeclaringClass());
+    }
+
+    private static void stopObservation(GuardObserver.@Nullable Call call, @Nullable Throwable failure) {
+        if (call != null) {
+            call.stop(failure);
+        }
+    }
+
+    private static void closeScope(GuardObserver.@Nullable Scope scope) {
+        if (scope != null) {
+            scope.close();
+        }
     }
 
     /**
@@ -239,10 +316,34 @@ final class GuardInterceptor implements MethodInterceptor {
     }
 
     /**
+     * The outcome of a refused call, observed by {@code call} (if not null) as refused: the
+     * observation covers the refusal's answer (the fallback runs in its scope) and stops once that
+     * answer has been produced.
+     */
+    Object refuse(MethodInvocation invocation, GuardedMethod guarded, ResourceUnavailableException refused,
+                  GuardObserver.@Nullable Call call) throws Throwable {
+        if (call == null) {
+            return refuse(invocation, guarded, refused);
+        }
+        call.refused(refused);
+        Throwable failure = null;
+        try (GuardObserver.Scope scope = call.openScope()) {
+            return refuse(invocation, guarded, refused);
+        }
+        catch (Throwable t) {
+            failure = t;
+            throw t;
+        }
+        finally {
+            call.stop(failure);
+        }
+    }
+
+    /**
      * The outcome of a refused call: the fallback's, or the refusal in the form the return type
      * takes (thrown, failed stage, error signal).
      */
-    Object refuse(MethodInvocation invocation, GuardedMethod guarded, ResourceUnavailableException refused)
+    private Object refuse(MethodInvocation invocation, GuardedMethod guarded, ResourceUnavailableException refused)
             throws Throwable {
         if (guarded.hasFallback()) {
             return guarded.callFallback(invocation.getThis(), invocation.getArguments(), refused);
@@ -272,6 +373,16 @@ final class GuardInterceptor implements MethodInterceptor {
             }
         }
         return guarded;
+    }
+
+    private GuardObserver observer() {
+        GuardObserver o = this.observer;
+        if (o == null) {
+            o = this.observerSupplier.get();
+            o = o != null ? o : GuardObserver.NONE;
+            this.observer = o;
+        }
+        return o;
     }
 
     private RefRegistry registry() {

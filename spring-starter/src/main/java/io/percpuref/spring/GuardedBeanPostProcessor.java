@@ -4,6 +4,7 @@ import io.percpuref.registry.RefRegistry;
 
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
+import org.jspecify.annotations.Nullable;
 import org.springframework.aop.Advisor;
 import org.springframework.aop.Pointcut;
 import org.springframework.aop.framework.AdvisedSupport;
@@ -100,6 +101,14 @@ public class GuardedBeanPostProcessor extends AbstractBeanFactoryAwareAdvisingPo
         DefaultPointcutAdvisor guardAdvisor = new DefaultPointcutAdvisor(POINTCUT, this.interceptor);
         guardAdvisor.setOrder(advisorOrder);
         this.advisor = guardAdvisor;
+    }
+
+    /**
+     * Sets what supplies the observer of guarded calls (called at the first guarded call; null
+     * result: calls are not observed).
+     */
+    void setObserver(Supplier<@Nullable GuardObserver> observer) {
+        this.interceptor.setObserver(observer);
     }
 
     /** The advisor's order among the other advisors of a proxy. */

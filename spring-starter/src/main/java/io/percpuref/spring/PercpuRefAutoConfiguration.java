@@ -9,7 +9,8 @@ import org.springframework.context.annotation.Import;
  * Auto-configuration of percpu-ref: the {@link io.percpuref.registry.RefRegistry}, its Micrometer
  * meters (when Micrometer is present), {@link Guarded @Guarded} methods,
  * {@link GuardedResource @GuardedResource} beans, the drain at shutdown
- * ({@link PercpuRefLifecycle}) and, in web applications, the 503 exception handler. Every bean
+ * ({@link PercpuRefLifecycle}), a Micrometer Observation per guarded call (when an
+ * {@code ObservationRegistry} is present) and, in web applications, the 503 exception handler. Every bean
  * backs off when the application defines its own; {@code percpu-ref.enabled=false} turns it all
  * off. The actuator parts are in {@link PercpuRefActuatorAutoConfiguration}.
  */
@@ -17,7 +18,8 @@ import org.springframework.context.annotation.Import;
 @ConditionalOnBooleanProperty(name = "percpu-ref.enabled", matchIfMissing = true)
 @EnableConfigurationProperties(PercpuRefProperties.class)
 @Import({PercpuRefConfigurations.RegistryConfiguration.class, PercpuRefConfigurations.MetricsConfiguration.class,
-        PercpuRefConfigurations.GuardConfiguration.class, PercpuRefConfigurations.LifecycleConfiguration.class,
+        PercpuRefConfigurations.GuardConfiguration.class, PercpuRefConfigurations.ObservationConfiguration.class,
+        PercpuRefConfigurations.LifecycleConfiguration.class,
         PercpuRefConfigurations.WebConfiguration.class})
 public final class PercpuRefAutoConfiguration {
 }

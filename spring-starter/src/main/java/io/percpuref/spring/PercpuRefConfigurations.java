@@ -1,7 +1,9 @@
 package io.percpuref.spring;
 
 import io.micrometer.core.instrument.binder.MeterBinder;
+import io.micrometer.observation.ObservationRegistry;
 import io.percpuref.micrometer.PercpuRefMetrics;
+import io.percpuref.registry.RefListener;
 import io.percpuref.registry.RefRegistry;
 
 import org.springframework.beans.factory.ObjectProvider;
@@ -42,16 +44,24 @@ final class PercpuRefConfigurations {
         return Binder.get(environment).bindOrCreate("percpu-ref", PercpuRefProperties.class);
     }
 
+    /**
+     * The registry: the properties, then every {@link RefRegistryCustomizer} bean in order, on its
+     * builder; once built, every {@link RefListener} bean added as a listener, in order.
+     */
     @Configuration(proxyBeanMethods = false)
     static class RegistryConfiguration {
 
         @Bean
         @ConditionalOnMissingBean
-        RefRegistry percpuRefRegistry(PercpuRefProperties properties) {
-            return RefRegistry.builder()
+        RefRegistry percpuRefRegistry(PercpuRefProperties properties, ObjectProvider<RefRegistryCustomizer> customizers,
+                                      ObjectProvider<RefListener> listeners) {
+            RefRegistry.Builder builder = RefRegistry.builder()
                     .leakDetection(properties.getLeakDetection())
-                    .stuckThreshold(properties.getStuckThreshold())
-                    .build();
+                    .stuckThreshold(properties.getStuckThreshold());
+            customizers.orderedStream().forEach(customizer -> customizer.customize(builder));
+            RefRegistry registry = builder.build();
+            listeners.orderedStream().forEach(registry::addListener);
+            return registry;
         }
     }
 
@@ -75,9 +85,11 @@ final class PercpuRefConfigurations {
         @ConditionalOnMissingBean
         @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
         static GuardedBeanPostProcessor percpuRefGuardedBeanPostProcessor(Environment environment,
-                                                                          ObjectProvider<RefRegistry> registry) {
+                                                                          ObjectProvider<RefRegistry> registry,
+                                                                          ObjectProvider<GuardObserver> observer) {
             PercpuRefProperties.Guard guard = bind(environment).getGuard();
             GuardedBeanPostProcessor processor = new GuardedBeanPostProcessor(registry::getObject, guard.getOrder());
+            processor.setObserver(observer::getIfUnique);
             processor.setUnknownResourceFails(guard.getUnknownResource() == PercpuRefProperties.Guard.UnknownResource.FAIL);
             return processor;
         }
@@ -102,6 +114,25 @@ final class PercpuRefConfigurations {
         static GuardedResourceRegistrar percpuRefGuardedResourceRegistrar(Environment environment,
                                                                           ObjectProvider<RefRegistry> registry) {
             return new GuardedResourceRegistrar(registry::getObject, bind(environment).getShutdown().getTimeout());
+        }
+    }
+
+    /**
+     * One Micrometer Observation per guarded call ({@link ObservationGuardObserver}), in the
+     * application's {@code ObservationRegistry} (looked up at the first guarded call; with none,
+     * or the no-op registry, calls are not observed).
+     */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(ObservationRegistry.class)
+    @ConditionalOnBooleanProperty(name = "percpu-ref.guard.observations.enabled", matchIfMissing = true)
+    static class ObservationConfiguration {
+
+        @Bean
+        @ConditionalOnMissingBean
+        @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
+        static GuardObserver percpuRefGuardObserver(ObjectProvider<ObservationRegistry> registry,
+                                                    ObjectProvider<GuardedCallObservationConvention> convention) {
+            return new ObservationGuardObserver(registry::getIfUnique, convention::getIfUnique);
         }
     }
 

@@ -196,6 +196,8 @@ public class PercpuRefProperties {
          */
         private UnknownResource unknownResource = UnknownResource.FAIL;
 
+        private final Observations observations = new Observations();
+
         public int getOrder() {
             return this.order;
         }
@@ -210,6 +212,33 @@ public class PercpuRefProperties {
 
         public void setUnknownResource(UnknownResource unknownResource) {
             this.unknownResource = unknownResource;
+        }
+
+        /** The Micrometer Observation of each guarded call. */
+        public Observations getObservations() {
+            return this.observations;
+        }
+
+        /** The Micrometer Observation of each guarded call. */
+        public static class Observations {
+
+            /**
+             * Whether each @Guarded call is a Micrometer Observation named 'percpu.guarded.call', with
+             * low-cardinality keys 'resource', 'outcome' (success, refused, error) and 'registry': the
+             * timer 'percpu_guarded_call_seconds' in Prometheus, and a span when a tracer is present. Needs an ObservationRegistry bean (Spring Boot's actuator auto-configures one);
+             * without it, or with the no-op registry, calls are not observed.
+             */
+            private boolean enabled = true;
+
+            /** Whether guarded calls are observed. */
+            public boolean isEnabled() {
+                return this.enabled;
+            }
+
+            /** Sets whether guarded calls are observed. */
+            public void setEnabled(boolean enabled) {
+                this.enabled = enabled;
+            }
         }
 
         /** What to do about a guarded resource name that nothing is registered under after startup. */

@@ -4,6 +4,7 @@ import io.percpuref.ResourceUnavailableException;
 import io.percpuref.registry.Lease;
 
 import org.aopalliance.intercept.MethodInvocation;
+import org.jspecify.annotations.Nullable;
 import org.reactivestreams.Publisher;
 import org.springframework.core.ReactiveAdapter;
 import reactor.core.publisher.Flux;
@@ -37,34 +38,101 @@ final class ReactorGuards {
         return adapter.fromPublisher(adapter.isMultiValue() ? Flux.error(refused) : Mono.error(refused));
     }
 
-    /** {@code source}, adapted so that each subscription holds a lease of its own. */
+    /**
+     * {@code source}, adapted so that each subscription holds a lease of its own and, when
+     * {@code observe} is set, is one observed guarded call: started at subscribe, stopped with the
+     * subscription's lease (error if the subscription ends with an error; success on complete or
+     * cancel), or, if the subscription is refused, once the refusal's answer is assembled.
+     */
     static Object leasePerSubscription(GuardInterceptor guard, MethodInvocation invocation, GuardedMethod guarded,
-                                       ReactiveAdapter adapter, Object source) {
+                                       ReactiveAdapter adapter, Object source, boolean observe) {
         Publisher<Object> publisher = adapter.toPublisher(source);
         if (adapter.isMultiValue()) {
             Flux<Object> flux = Flux.from(publisher);
             return adapter.fromPublisher(Flux.defer(() -> {
+                GuardObserver.Call call = observe ? guard.startObservation(guarded, invocation) : null;
                 Lease<?> lease;
                 try {
                     lease = guard.acquire(guarded);
                 }
                 catch (ResourceUnavailableException refused) {
-                    return refusedPublisher(guard, invocation, guarded, adapter, refused);
+                    return refusedPublisher(guard, invocation, guarded, adapter, refused, call);
                 }
-                return Flux.using(() -> lease, l -> flux, Lease::close);
+                if (call == null) {
+                    return Flux.using(() -> lease, l -> flux, Lease::close);
+                }
+                return Flux.using(() -> new SubscriptionLease(lease, call), l -> flux.doOnError(l::failed),
+                        SubscriptionLease::close);
             }));
         }
         Mono<Object> mono = Mono.from(publisher);
         return adapter.fromPublisher(Mono.defer(() -> {
+            GuardObserver.Call call = observe ? guard.startObservation(guarded, invocation) : null;
             Lease<?> lease;
             try {
                 lease = guard.acquire(guarded);
             }
             catch (ResourceUnavailableException refused) {
-                return Mono.from(refusedPublisher(guard, invocation, guarded, adapter, refused));
+                return Mono.from(refusedPublisher(guard, invocation, guarded, adapter, refused, call));
             }
-            return Mono.using(() -> lease, l -> mono, Lease::close);
+            if (call == null) {
+                return Mono.using(() -> lease, l -> mono, Lease::close);
+            }
+            return Mono.using(() -> new SubscriptionLease(lease, call), l -> mono.doOnError(l::failed),
+                    SubscriptionLease::close);
         }));
+    }
+
+    /**
+     * The fallback's value as a publisher (or its failure), or the refusal as an error signal;
+     * observed by {@code call}, if not null, as a refused call.
+     */
+    private static Publisher<Object> refusedPublisher(GuardInterceptor guard, MethodInvocation invocation,
+                                                      GuardedMethod guarded, ReactiveAdapter adapter,
+                                                      ResourceUnavailableException refused,
+                                                      GuardObserver.@Nullable Call call) {
+        if (call == null) {
+            return refusedPublisher(guard, invocation, guarded, adapter, refused);
+        }
+        call.refused(refused);
+        Throwable failure = null;
+        try (GuardObserver.Scope scope = call.openScope()) {
+            return refusedPublisher(guard, invocation, guarded, adapter, refused);
+        }
+        catch (RuntimeException | Error e) {
+            failure = e;
+            throw e;
+        }
+        finally {
+            call.stop(failure);
+        }
+    }
+
+    /**
+     * The lease of one observed subscription: {@link #close()} (Reactor's eager cleanup, on
+     * complete, error or cancel) ends the lease, then the observation, with the error that
+     * {@link #failed} saw, if any. Reactor signals one subscription serially, so the plain field
+     * is written before it is read, on the signal's thread.
+     */
+    private static final class SubscriptionLease {
+
+        private final Lease<?> lease;
+        private final GuardObserver.Call call;
+        private @Nullable Throwable failure;
+
+        SubscriptionLease(Lease<?> lease, GuardObserver.Call call) {
+            this.lease = lease;
+            this.call = call;
+        }
+
+        void failed(Throwable failure) {
+            this.failure = failure;
+        }
+
+        void close() {
+            this.lease.close();
+            this.call.stop(this.failure);
+        }
     }
 
     /** The fallback's value as a publisher (or its failure), or the refusal as an error signal. */

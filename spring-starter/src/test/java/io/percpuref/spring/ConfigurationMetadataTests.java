@@ -25,6 +25,7 @@ class ConfigurationMetadataTests {
                 Map.entry("percpu-ref.metrics.per-ref", "false"),
                 Map.entry("percpu-ref.guard.order", "0"),
                 Map.entry("percpu-ref.guard.unknown-resource", "\"fail\""),
+                Map.entry("percpu-ref.guard.observations.enabled", "true"),
                 Map.entry("percpu-ref.health.stuck-status", "\"UP\""),
                 Map.entry("percpu-ref.web.retry-after", "\"1s\""));
         for (String name : defaults.keySet()) {

@@ -13,6 +13,9 @@ import org.springframework.boot.context.properties.EnableConfigurationProperties
  *   async methods, closed as its release action ({@link CatalogController});</li>
  *   <li>{@link Shards}: more stores, registered and killed at run time through the demo API, leased
  *   programmatically ({@link ShardController});</li>
+ *   <li>{@link Search}: a resource registered at run time; its {@code @Guarded} calls are refused
+ *   until then, and observed per resource and outcome ({@code percpu_guarded_call_seconds_count});</li>
+ *   <li>{@link RefRegistrySetup}: the starter's registry customized without replacing it;</li>
  *   <li>actuator {@code health}, {@code percpurefs} and {@code prometheus} on the application's port;</li>
  *   <li>{@link LoadGenerator}: bounded loopback load, with {@code --demo.load.enabled=true}.</li>
  * </ul>

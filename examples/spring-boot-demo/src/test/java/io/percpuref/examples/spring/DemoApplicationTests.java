@@ -57,6 +57,29 @@ class DemoApplicationTests {
 
     @Test
     @DirtiesContext(methodMode = DirtiesContext.MethodMode.AFTER_METHOD)
+    void searchIsRefusedUntilItsIndexIsBuiltAndEachGuardedCallIsObservedPerResourceAndOutcome() throws Exception {
+        assertThat(get("/search?prefix=key-1").statusCode()).isEqualTo(503);
+        assertThat(send(request("/search/index").POST(HttpRequest.BodyPublishers.noBody()).build())
+                .statusCode()).isEqualTo(201);
+        HttpResponse<String> found = get("/search?prefix=key-1");
+        assertThat(found.statusCode()).isEqualTo(200);
+        assertThat(found.body()).isEqualTo("{\"key-1\":\"value-1\"}");
+
+        String scrape = get("/actuator/prometheus").body();
+        assertThat(guardedCalls(scrape, "search", "refused")).isEqualTo(1.0);
+        assertThat(guardedCalls(scrape, "search", "success")).isEqualTo(1.0);
+        assertThat(guardedCalls(scrape, "catalog", "success")).isGreaterThanOrEqualTo(Search.KEYS);
+    }
+
+    /** The value of {@code percpu_guarded_call_seconds_count} for one resource and outcome, summed over its series. */
+    private static double guardedCalls(String scrape, String resource, String outcome) {
+        return scrape.lines().filter(line -> line.startsWith("percpu_guarded_call_seconds_count{")
+                        && line.contains("resource=\"" + resource + "\"") && line.contains("outcome=\"" + outcome + "\""))
+                .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1))).sum();
+    }
+
+    @Test
+    @DirtiesContext(methodMode = DirtiesContext.MethodMode.AFTER_METHOD)
     void actuatorKillRefusesNewCatalogCallsWith503AndClosesTheStoreAfterTheLastLease() throws Exception {
         String before = get("/actuator/prometheus").body();
         Lease<?> holder = this.registry.find(Catalog.RESOURCE).orElseThrow().acquire(); // say, a batch job in flight

@@ -78,14 +78,21 @@ class GrafanaDashboardTests {
     }
 
     @Test
-    void chartsTheLifecycleMeters() {
+    void chartsTheLifecycleMetersAndTheGuardedCalls() {
         assertThat(dashboard.metricNames()).containsExactlyInAnyOrder("percpu_refs", "percpu_refs_stuck",
                 "percpu_refs_kills_total", "percpu_refs_releases_total", "percpu_refs_rejections_total",
                 "percpu_refs_leaks_total", "percpu_refs_drain_latency_seconds_bucket",
                 "percpu_refs_drain_latency_seconds_sum", "percpu_refs_drain_latency_seconds_count",
                 "percpu_refs_drain_latency_seconds_max", "percpu_refs_confirm_latency_seconds_bucket",
                 "percpu_refs_confirm_latency_seconds_sum", "percpu_refs_confirm_latency_seconds_count",
-                "percpu_refs_confirm_latency_seconds_max", "percpu_refs_in_flight");
+                "percpu_refs_confirm_latency_seconds_max", "percpu_refs_in_flight", "percpu_guarded_call_seconds_count");
+    }
+
+    @Test
+    void guardedCallsPanelShowsEachResourceAndOutcome() {
+        assertThat(dashboard.targets()).filteredOn(t -> t.panelTitle().equals("Guarded calls by resource and outcome"))
+                .singleElement().satisfies(t -> assertThat(t.expr()).startsWith("sum by (resource, outcome) (rate("
+                        + "percpu_guarded_call_seconds_count{"));
     }
 
     @Test

@@ -39,7 +39,8 @@ import static org.awaitility.Awaitility.await;
  * {@code prometheus} binary (Debian package {@code prometheus}; the test fails, it does not skip,
  * when it is missing) on another loopback port, with a temporary storage directory, scraping
  * {@code /actuator/prometheus} every second; the {@link LoadGenerator} for 24 s (slow scans and
- * kills of shards, one slow scan outlasting the 3 s stuck threshold); then one kill through the
+ * kills of shards, one slow scan outlasting the 3 s stuck threshold), after one search refused
+ * because its index was not built yet and one answered once it was; then one kill through the
  * actuator ({@code POST /actuator/percpurefs/{name}}). Each test then asks Prometheus's HTTP API
  * what it recorded. Everything started is stopped in {@link #stopEverything()}.
  *
@@ -85,6 +86,11 @@ class PrometheusEndToEndTest {
                 instance, "/actuator/prometheus");
         await("Prometheus scrapes the demo").atMost(Duration.ofSeconds(20))
                 .until(() -> value("up{instance=\"" + instance + "\"}") == 1.0);
+        // A guarded call refused (the search index is not built yet), the index built, one that succeeds.
+        assertThat(get("/search?prefix=key-").statusCode()).isEqualTo(503);
+        assertThat(send(HttpRequest.newBuilder(demo.resolve("/search/index")).POST(HttpRequest.BodyPublishers.noBody())
+                .build()).statusCode()).isEqualTo(201);
+        assertThat(get("/search?prefix=key-").statusCode()).isEqualTo(200);
 
         start = Instant.now();
         load = new LoadGenerator(demo, new LoadGenerator.Settings(Duration.ofSeconds(24), 20_000, 3,
@@ -169,6 +175,16 @@ class PrometheusEndToEndTest {
     }
 
     @Test
+    void guardedCallsAreObservedPerResourceAndOutcome() throws Exception {
+        assertThat(value(guardedCalls("search", "refused"))).isEqualTo(1.0);
+        assertThat(value(guardedCalls("search", "success"))).isEqualTo(1.0);
+        assertThat(value(guardedCalls("catalog", "success"))).isGreaterThan(Search.KEYS);
+        assertThat(prometheus.query("percpu_guarded_call_seconds_count{application=\"" + APPLICATION + "\", instance=\""
+                + instance + "\", resource=\"search\", outcome=\"refused\"}").get(0).path("metric").path("registry")
+                .asString()).isEqualTo("default");
+    }
+
+    @Test
     void everyMetricTheDashboardQueriesIsInAScrapeOfTheDemoAndInPrometheus() throws Exception {
         Set<String> used = GrafanaDashboard.load(GrafanaDashboard.path()).metricNames();
         assertThat(used).contains("percpu_refs", "percpu_refs_kills_total", "percpu_refs_in_flight",
@@ -176,6 +192,8 @@ class PrometheusEndToEndTest {
 
         HttpResponse<String> scrape = get("/actuator/prometheus");
         assertThat(scrape.statusCode()).isEqualTo(200);
+        Path data = Files.createDirectories(Path.of(System.getProperty("dashboard.data", "target/dashboard-data")));
+        Files.writeString(data.resolve("scrape.txt"), scrape.body()); // the scrape, for docs/metrics.md's samples
         Set<String> scraped = Arrays.stream(scrape.body().split("\n"))
                 .filter(line -> !line.isBlank() && !line.startsWith("#"))
                 .map(line -> line.split("[{ ]", 2)[0]).collect(Collectors.toCollection(TreeSet::new));
@@ -223,6 +241,12 @@ class PrometheusEndToEndTest {
     /** {@code percpu_refs{state=...}} of the demo. */
     private static String refs(String state) {
         return "percpu_refs{application=\"" + APPLICATION + "\", instance=\"" + instance + "\", state=\"" + state + "\"}";
+    }
+
+    /** The demo's guarded calls of one resource with one outcome, summed over their series. */
+    private static String guardedCalls(String resource, String outcome) {
+        return "sum(percpu_guarded_call_seconds_count{application=\"" + APPLICATION + "\", instance=\"" + instance
+                + "\", resource=\"" + resource + "\", outcome=\"" + outcome + "\"})";
     }
 
     /** One series of the demo. */
