@@ -1,6 +1,7 @@
 package io.percpuref.registry;
 
 import io.percpuref.PercpuRefException;
+import io.percpuref.ResourceUnavailableException;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -283,6 +284,28 @@ public final class RefRegistry implements AutoCloseable {
         Objects.requireNonNull(initial, "initial");
         Objects.requireNonNull(onRelease, "onRelease");
         return new CurrentHolder<>(this, name, initial, onRelease);
+    }
+
+    /**
+     * Leases the resource registered under {@code name}, as {@code find(name)} and then
+     * {@link ManagedResource#acquire()} would, except that a name under which nothing is registered
+     * (never, or no longer: its release removed it) is refused as well, as a released resource:
+     * every refusal, known name or not, is counted in {@link #rejectionCount()}
+     * ({@code percpu.refs.rejections}).
+     *
+     * @throws NullPointerException         if {@code name} is null
+     * @throws ResourceUnavailableException if the resource is dying, releasing or released, or
+     *                                      nothing is registered under {@code name}
+     */
+    public Lease<?> acquire(String name) {
+        Objects.requireNonNull(name, "name");
+        ManagedEntry<?> e = entries.get(name);
+        if (e == null) {
+            rejected();
+            throw new ResourceUnavailableException(name, RefState.RELEASED.name(),
+                    "no resource is registered under this name in registry '" + this.name + "'");
+        }
+        return e.acquire();
     }
 
     /**

@@ -56,6 +56,28 @@ class ErgonomicsTest {
     }
 
     @Test
+    void acquireByNameLeasesALiveResourceAndCountsEveryRefusalKnownNameOrNot() {
+        TestResource resource = new TestResource();
+        ManagedResource<TestResource> h = registry.register("by-name", resource, TestResource::close);
+
+        try (Lease<?> lease = registry.acquire("by-name")) {
+            assertThat(lease.resource()).isSameAs(resource);
+        }
+        assertThatThrownBy(() -> registry.acquire("nobody"))
+                .isInstanceOfSatisfying(io.percpuref.ResourceUnavailableException.class, e -> {
+                    assertThat(e.resourceState()).isEqualTo("RELEASED");
+                    assertThat(e.getMessage()).contains("nobody");
+                });
+        h.kill();
+        assertThatThrownBy(() -> registry.acquire("by-name"))
+                .isInstanceOf(io.percpuref.ResourceUnavailableException.class);
+
+        assertThat(registry.rejectionCount()).isEqualTo(2);
+        assertThatThrownBy(() -> registry.acquire(null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("name");
+    }
+
+    @Test
     void findWithATypeReturnsATypedHandle() {
         registry.register("r", new TestResource(), TestResource::close);
 

@@ -2,9 +2,7 @@ package io.percpuref.spring;
 
 import io.percpuref.ResourceUnavailableException;
 import io.percpuref.registry.Lease;
-import io.percpuref.registry.ManagedResource;
 import io.percpuref.registry.RefRegistry;
-import io.percpuref.registry.RefState;
 
 import org.aopalliance.intercept.MethodInterceptor;
 import org.aopalliance.intercept.MethodInvocation;
@@ -36,7 +34,7 @@ import java.util.function.Supplier;
  * call, as {@link Guarded} describes for each return type.
  *
  * <p>Every call: one read of {@link #methods} (lock-free once the method has been resolved), one
- * {@link RefRegistry#find}, one read of {@link #lastSeen} and one {@link ManagedResource#acquire()},
+ * {@link RefRegistry#acquire(String)} (a map read and the resource's {@code tryGetLive}),
  * then the invocation, then {@link Lease#close()}: at once for ordinary values; in a completion
  * action of the method's own stage, which alone ends the lease (the caller gets a dependent
  * future); or, for reactive types, at once for the body and per subscription afterwards. Nothing
@@ -63,13 +61,6 @@ final class GuardInterceptor implements MethodInterceptor {
     private volatile RefRegistry registry;
     /** Resolved guarded methods by (invoked method, target class). */
     private final ConcurrentHashMap<MethodClassKey, GuardedMethod> methods = new ConcurrentHashMap<>();
-    /**
-     * The last resource found under each guarded name: after its release removes the name from the
-     * registry, refusals go through its {@code acquire()}, which counts them. Written only when the
-     * resource under a name changes. It keeps one released resource per guarded name reachable
-     * until the name is registered again.
-     */
-    private final ConcurrentHashMap<String, ManagedResource<?>> lastSeen = new ConcurrentHashMap<>();
     /** Resolves placeholders in resource names; set by the post-processor before any proxy exists. */
     private volatile StringValueResolver valueResolver = value -> value;
     /** Supplies the observer of the calls, looked up at the first call (null: none). */
@@ -276,29 +267,14 @@ final class GuardInterceptor implements MethodInterceptor {
 
     /**
      * A lease on the guarded method's resource. Every refusal is counted in the registry's
-     * rejections, also after the resource's release has removed its name: the refusal then comes
-     * from the released resource's own {@code acquire()}. Only a name that was never registered while
-     * this guard watched it is refused uncounted (possible only with
-     * {@code percpu-ref.guard.unknown-resource=warn}).
+     * rejections, whether the resource is dying, released, or its name was never registered
+     * (possible only with {@code percpu-ref.guard.unknown-resource=warn}).
      *
      * @throws ResourceUnavailableException if the resource is dying or released, or nothing is
      *                                      registered under its name
      */
     Lease<?> acquire(GuardedMethod guarded) {
-        String name = guarded.resourceName();
-        ManagedResource<?> resource = registry().find(name).orElse(null);
-        if (resource == null) {
-            ManagedResource<?> released = this.lastSeen.get(name);
-            if (released != null) {
-                return released.acquire(); // refused (it is released) and counted
-            }
-            throw new ResourceUnavailableException(name, RefState.RELEASED.name(),
-                    "no resource is registered under this name (it was released, or never registered)");
-        }
-        if (this.lastSeen.get(name) != resource) {
-            this.lastSeen.put(name, resource);
-        }
-        return resource.acquire();
+        return registry().acquire(guarded.resourceName());
     }
 
     /**

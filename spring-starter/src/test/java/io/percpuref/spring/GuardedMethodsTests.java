@@ -99,9 +99,13 @@ class GuardedMethodsTests {
                 .withPropertyValues("percpu-ref.guard.unknown-resource=warn").run(context -> {
                     assertThat(context).hasNotFailed();
                     assertThat(output).contains("'nobody'").contains("UnknownNameService.call()");
+                    RefRegistry registry = context.getBean(RefRegistry.class);
+                    long before = registry.rejectionCount();
                     assertThatThrownBy(() -> context.getBean(UnknownNameService.class).call())
                             .isInstanceOfSatisfying(ResourceUnavailableException.class,
                                     e -> assertThat(e.resourceState()).isEqualTo("RELEASED"));
+                    assertThat(registry.rejectionCount()).as("a refusal of a never registered name counts")
+                            .isEqualTo(before + 1);
                 });
     }
 
