@@ -291,11 +291,48 @@ public final class PercpuRefExtension implements BeforeEachCallback, AfterEachCa
         }
         sb.append(" (registry '").append(registry.name()).append("'):");
         for (OpenLeases o : open) {
-            sb.append('\n').append(o);
+            sb.append('\n').append(withoutTestFrameworkFrames(o.toString()));
         }
         sb.append("\nClose every lease (try-with-resources), or for leases closed by asynchronous work give them time"
                 + " with awaitingClose(Duration)");
         return sb.toString();
+    }
+
+    /**
+     * {@code description} with each stack trace cut at the first frame of the test framework that
+     * called the test method (reflection, JUnit): those frames are the same for every test.
+     */
+    private static String withoutTestFrameworkFrames(String description) {
+        StringBuilder sb = new StringBuilder();
+        boolean cutting = false;
+        int cut = 0;
+        for (String line : description.split("\n", -1)) {
+            boolean frame = line.startsWith("    at ");
+            if (frame && (cutting || isTestFrameworkFrame(line.substring("    at ".length())))) {
+                cutting = true;
+                cut++;
+                continue;
+            }
+            if (cut > 0) {
+                sb.append("\n    ... ").append(cut).append(" frames of the test framework");
+            }
+            cutting = false;
+            cut = 0;
+            if (sb.length() > 0) {
+                sb.append('\n');
+            }
+            sb.append(line);
+        }
+        if (cut > 0) {
+            sb.append("\n    ... ").append(cut).append(" frames of the test framework");
+        }
+        return sb.toString();
+    }
+
+    private static boolean isTestFrameworkFrame(String frame) {
+        String f = frame.startsWith("java.base/") ? frame.substring("java.base/".length()) : frame;
+        return f.startsWith("jdk.internal.reflect.") || f.startsWith("java.lang.reflect.")
+                || f.startsWith("org.junit.");
     }
 
     /** What the extension knows about one running test. */

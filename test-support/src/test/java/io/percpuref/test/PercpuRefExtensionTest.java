@@ -61,6 +61,9 @@ class PercpuRefExtensionTest {
                         + "resource 'channel' [LIVE]: 1 open lease\n  held for PT")
                 .contains(" by thread '" + Thread.currentThread().getName() + "'\n    at "
                         + LeavesALeaseOpen.class.getName() + ".leaks(PercpuRefExtensionTest.java:")
+                .containsPattern("\\.leaks\\(PercpuRefExtensionTest\\.java:\\d+\\)\n    \\.\\.\\. \\d+ frames of the test"
+                        + " framework\nClose every lease")
+                .doesNotContain("org.junit.")
                 .endsWith("Close every lease (try-with-resources), or for leases closed by asynchronous work give"
                         + " them time with awaitingClose(Duration)");
     }
