@@ -48,6 +48,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * an unreclaimed leak is then kept only as a count in {@link #leakSites} (bounded per entry). It is a lock-free skip list keyed by a
  * per-entry sequence number (no {@code synchronized}, unlike a ConcurrentHashMap's bin locks, so a
  * tracked lease never pins a virtual thread).
+ *
+ * <p>Open leases ({@link #openLeases()}): the ref's count less the initial reference while it is
+ * held. The ref drops that reference at the end of its confirm task, after the confirm callback and
+ * its listeners, so {@link #initialRef} tracks the drop in three phases (held, dropping, dropped;
+ * see {@link #runCallback}) and a read racing the drop is retried rather than miscounted by one.
+ * Only the callback tasks write it: the lease fast path is untouched.
  */
 final class ManagedEntry<T> implements ManagedResource<T> {
 

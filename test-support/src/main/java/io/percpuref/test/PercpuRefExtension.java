@@ -184,6 +184,10 @@ public final class PercpuRefExtension implements BeforeEachCallback, AfterEachCa
         return r;
     }
 
+    /**
+     * Before each test: builds the test's fresh registry (and binds it to this thread for
+     * {@link #registry()}), or notes how many leases each resource of the watched registry has open.
+     */
     @Override
     public void beforeEach(ExtensionContext context) {
         RefRegistry registry;
@@ -198,6 +202,16 @@ public final class PercpuRefExtension implements BeforeEachCallback, AfterEachCa
         context.getStore(NAMESPACE).put(TestState.class, new TestState(registry, baseline(registry), System.nanoTime()));
     }
 
+    /**
+     * After each test (and after its {@code @AfterEach} methods): waits up to the
+     * {@link #awaitingClose(Duration) grace period} for leases opened during the test to close, shuts
+     * a fresh registry down, then fails the test if such a lease is still open or a fresh registry's
+     * resource was not released within the {@link #shutdownTimeout(Duration) shutdown timeout}.
+     *
+     * @throws AssertionError naming each resource with open leases, their count, and for every
+     *                        tracked one the acquiring thread, how long it was held and where it was
+     *                        acquired; or naming the registry and its shutdown report
+     */
     @Override
     public void afterEach(ExtensionContext context) {
         TestState state = context.getStore(NAMESPACE).remove(TestState.class, TestState.class);
@@ -219,11 +233,13 @@ public final class PercpuRefExtension implements BeforeEachCallback, AfterEachCa
         }
     }
 
+    /** Resolves test method parameters of type {@link RefRegistry}: the test's registry. */
     @Override
     public boolean supportsParameter(ParameterContext parameterContext, ExtensionContext extensionContext) {
         return parameterContext.getParameter().getType() == RefRegistry.class;
     }
 
+    /** The registry of the test: its fresh one, or the watched one. */
     @Override
     public Object resolveParameter(ParameterContext parameterContext, ExtensionContext extensionContext) {
         TestState state = extensionContext.getStore(NAMESPACE).get(TestState.class, TestState.class);
