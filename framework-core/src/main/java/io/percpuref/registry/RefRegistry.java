@@ -787,9 +787,12 @@ public final class RefRegistry implements AutoCloseable {
         }
         stuck.increment();
         RefInfo info = e.info();
+        OpenLeases open = e.openLeases();
+        // Who holds it: the tracked open leases and unreclaimed leaks, when leak detection saw any.
+        String holders = open.holders().isEmpty() && open.leakSites().isEmpty() ? "" : "; held by:\n" + open;
         LOGGER.log(System.Logger.Level.WARNING, "resource '" + info.name() + "' [" + info.state()
                 + "] is stuck: dying for " + info.dyingFor() + " (threshold " + stuckThreshold + ") with "
-                + info.inFlight() + " lease(s) in flight");
+                + info.inFlight() + " lease(s) in flight" + holders);
         fire("onStuck", e, info, RefListener::onStuck);
     }
 
