@@ -41,6 +41,9 @@ import java.util.function.Consumer;
  * }
  * }</pre>
  *
+ * <p>Or declaratively, {@code @ExtendWith(PercpuRefExtension.class)} on the class, taking the
+ * registry as a {@code RefRegistry} parameter.
+ *
  * <p>Two modes:
  * <ul>
  *   <li>{@link #freshRegistry()}: each test gets a new {@link RefRegistry} (named {@code "test"},
@@ -83,6 +86,15 @@ public final class PercpuRefExtension implements BeforeEachCallback, AfterEachCa
     private final Duration shutdownTimeout;
     /** The registry of the test running on each thread (fresh mode); for {@link #registry()}. */
     private final ThreadLocal<RefRegistry> current = new ThreadLocal<>();
+
+    /**
+     * For {@code @ExtendWith(PercpuRefExtension.class)}: the same as {@link #freshRegistry()}, each
+     * test taking its registry as a {@code RefRegistry} parameter (of the test method, or of a
+     * {@code @BeforeEach} method). Prefer a {@code @RegisterExtension} field to configure it.
+     */
+    public PercpuRefExtension() {
+        this(builder -> { }, null, Duration.ZERO, DEFAULT_SHUTDOWN_TIMEOUT);
+    }
 
     private PercpuRefExtension(Consumer<? super RefRegistry.Builder> configure, RefRegistry watched,
                                Duration closeGrace, Duration shutdownTimeout) {

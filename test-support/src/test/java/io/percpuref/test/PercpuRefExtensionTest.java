@@ -4,7 +4,9 @@ import io.percpuref.registry.LeakDetection;
 import io.percpuref.registry.Lease;
 import io.percpuref.registry.ManagedResource;
 import io.percpuref.registry.RefRegistry;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.platform.testkit.engine.EngineTestKit;
 import org.junit.platform.testkit.engine.Events;
@@ -293,5 +295,45 @@ class PercpuRefExtensionTest {
         assertThatThrownBy(() -> refs.shutdownTimeout(Duration.ofMillis(-1)))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("shutdown timeout must not be negative, was PT-0.001S");
+    }
+
+    @ExtendWith(PercpuRefExtension.class)
+    static class Declarative {
+        static final List<RefRegistry> registries = new ArrayList<>();
+        RefRegistry fromBeforeEach;
+
+        @BeforeEach
+        void setUp(RefRegistry registry) {
+            fromBeforeEach = registry;
+        }
+
+        @Test
+        void closes(RefRegistry registry) {
+            registries.add(registry);
+            assertThat(registry).isSameAs(fromBeforeEach);
+            registry.register("r", "x", s -> { }).acquire().close();
+        }
+
+        @Test
+        void leaks(RefRegistry registry) {
+            registry.register("r", "x", s -> { }).acquire();
+        }
+    }
+
+    @Test
+    void extendWithGivesEachTestAFreshParanoidRegistryAsAParameterAndFailsTheLeakingOne() {
+        Declarative.registries.clear();
+
+        Events events = run(Declarative.class);
+
+        assertThat(events.succeeded().count()).isEqualTo(1);
+        assertThat(onlyFailure(events).getMessage())
+                .startsWith("PercpuRefExtension: 1 lease opened during the test is still open (registry 'test'):\n"
+                        + "resource 'r' [LIVE]: 1 open lease\n  held for PT")
+                .contains(Declarative.class.getName() + ".leaks(");
+        assertThat(Declarative.registries).singleElement().satisfies(r -> {
+            assertThat(r.isShutdown()).isTrue();
+            assertThat(r.leakDetection()).isEqualTo(LeakDetection.PARANOID);
+        });
     }
 }
