@@ -458,7 +458,20 @@ final class ManagedEntry<T> implements ManagedResource<T> {
             count = leaseCount();
             s = state;
         }
-        return new OpenLeases(name, s, count, leaseHolders(), leakSiteList());
+        Holders h = holders;
+        if (h == null) {
+            return new OpenLeases(name, s, count, List.of(), 0, leakSiteList());
+        }
+        // Longest held first, and only the records listed become LeaseHolders (each materializes a trace).
+        List<LeakRecord> records = new ArrayList<>(h.byId.values());
+        records.sort(Comparator.comparingLong(LeakRecord::acquiredAt));
+        int listed = Math.min(records.size(), OpenLeases.MAX_HOLDERS);
+        long now = System.nanoTime();
+        List<LeaseHolder> holderList = new ArrayList<>(listed);
+        for (int i = 0; i < listed; i++) {
+            holderList.add(records.get(i).toHolder(now));
+        }
+        return new OpenLeases(name, s, count, holderList, records.size() - listed, leakSiteList());
     }
 
     /**

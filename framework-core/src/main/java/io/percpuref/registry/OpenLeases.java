@@ -13,26 +13,33 @@ import java.util.Objects;
  * <p>A lease counts as open from {@code acquire()}/{@code tryAcquire()}/{@code retain()} until its
  * {@code close()}. A lease that became garbage without {@code close()} (a leak) stays open, because
  * its reference is still counted, unless {@link RefRegistry.Builder#reclaimLeaks(boolean)} put it
- * back. So {@code count == holders().size() + leaked + untracked()} where {@code leaked} is the sum of
- * {@link #leakSites()}' counts.
+ * back. So {@code count == holders().size() + moreHolders() + leaked + untracked()} where
+ * {@code leaked} is the sum of {@link #leakSites()}' counts.
+ *
+ * <p>Bounded: at most {@link #MAX_HOLDERS} holders are listed, the longest held; the other tracked
+ * open leases are only counted, in {@link #moreHolders()}.
  *
  * @param refName   the resource's name
  * @param state     its state when this was taken
  * @param count     how many leases were open: exact when no lease of this resource was acquired or
  *                  closed while it was read (it is read like {@link RefInfo#inFlight()})
- * @param holders   the open leases that leak detection tracks (every lease with
- *                  {@link LeakDetection#PARANOID}, a sample with {@link LeakDetection#SIMPLE}, none
- *                  with {@link LeakDetection#DISABLED}), longest held first: thread, age and
- *                  acquisition site
+ * @param holders     the open leases that leak detection tracks (every lease with
+ *                    {@link LeakDetection#PARANOID}, a sample with {@link LeakDetection#SIMPLE}, none
+ *                    with {@link LeakDetection#DISABLED}), longest held first, at most
+ *                    {@link #MAX_HOLDERS}: thread, age and acquisition site
+ * @param moreHolders how many more tracked open leases there were beyond those listed
  * @param leakSites the tracked leases that the garbage collector found unclosed and that were not
  *                  reclaimed, by acquisition site (see {@link LeakSite})
  */
-public record OpenLeases(String refName, RefState state, long count, List<LeaseHolder> holders,
+public record OpenLeases(String refName, RefState state, long count, List<LeaseHolder> holders, long moreHolders,
                          List<LeakSite> leakSites) {
 
+    /** The most holders listed per resource (32), the longest held; the rest are counted in {@link #moreHolders()}. */
+    public static final int MAX_HOLDERS = 32;
+
     /**
-     * @throws NullPointerException     if a component other than {@code count} is null
-     * @throws IllegalArgumentException if {@code count} is negative
+     * @throws NullPointerException     if a component other than {@code count} or {@code moreHolders} is null
+     * @throws IllegalArgumentException if {@code count} or {@code moreHolders} is negative
      */
     public OpenLeases {
         Objects.requireNonNull(refName, "refName");
@@ -41,13 +48,17 @@ public record OpenLeases(String refName, RefState state, long count, List<LeaseH
             throw new IllegalArgumentException("resource '" + refName + "' [" + state
                     + "]: open lease count must not be negative, was " + count);
         }
+        if (moreHolders < 0) {
+            throw new IllegalArgumentException("resource '" + refName + "' [" + state
+                    + "]: moreHolders must not be negative, was " + moreHolders);
+        }
         holders = List.copyOf(Objects.requireNonNull(holders, "holders"));
         leakSites = List.copyOf(Objects.requireNonNull(leakSites, "leakSites"));
     }
 
     /**
-     * How many of the open leases are neither in {@link #holders()} nor in {@link #leakSites()}: open
-     * leases that leak detection did not track, so only their number is known. 0 with
+     * How many of the open leases are neither in {@link #holders()} or {@link #moreHolders()} nor in
+     * {@link #leakSites()}: open leases that leak detection did not track, so only their number is known. 0 with
      * {@link LeakDetection#PARANOID} (when the count was read exactly).
      */
     public long untracked() {
@@ -55,7 +66,7 @@ public record OpenLeases(String refName, RefState state, long count, List<LeaseH
         for (LeakSite s : leakSites) {
             leaked += s.count();
         }
-        return Math.max(0, count - holders.size() - leaked);
+        return Math.max(0, count - holders.size() - moreHolders - leaked);
     }
 
     /** Whether no lease was open. */
@@ -81,6 +92,10 @@ public record OpenLeases(String refName, RefState state, long count, List<LeaseH
         for (LeaseHolder h : holders) {
             sb.append("\n  held for ").append(h.heldFor()).append(" by thread '").append(h.acquiredBy()).append('\'');
             appendTrace(sb, h.acquisitionTrace());
+        }
+        if (moreHolders > 0) {
+            sb.append("\n  ").append(moreHolders).append(" more tracked open lease").append(moreHolders == 1 ? "" : "s")
+                    .append(" (only the ").append(MAX_HOLDERS).append(" longest held are listed)");
         }
         for (LeakSite site : leakSites) {
             sb.append("\n  ").append(site.count()).append(site.count() == 1 ? " leaked lease" : " leaked leases")

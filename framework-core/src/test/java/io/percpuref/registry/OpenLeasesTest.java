@@ -43,7 +43,7 @@ class OpenLeasesTest {
         h.acquire().close();
 
         assertThat(registry.openLeases()).isEmpty();
-        assertThat(h.openLeases()).isEqualTo(new OpenLeases("r", RefState.LIVE, 0, List.of(), List.of()));
+        assertThat(h.openLeases()).isEqualTo(new OpenLeases("r", RefState.LIVE, 0, List.of(), 0, List.of()));
         assertThat(h.openLeases().isEmpty()).isTrue();
     }
 
@@ -134,8 +134,10 @@ class OpenLeasesTest {
         OpenLeases open = h.openLeases();
 
         assertThat(open.count()).isEqualTo(1000);
-        assertThat(open.holders()).hasSizeBetween(1, 999);
-        assertThat(open.untracked()).isEqualTo(1000 - open.holders().size());
+        long tracked = open.holders().size() + open.moreHolders();
+        assertThat(tracked).isBetween(1L, 999L);
+        assertThat(open.holders()).hasSize((int) Math.min(tracked, OpenLeases.MAX_HOLDERS));
+        assertThat(open.untracked()).isEqualTo(1000 - tracked);
     }
 
     @Test
@@ -167,7 +169,7 @@ class OpenLeasesTest {
             assertThat(open.holders()).hasSize(1);
         });
         lease.close();
-        assertThat(h.openLeases()).isEqualTo(new OpenLeases("r", RefState.RELEASED, 0, List.of(), List.of()));
+        assertThat(h.openLeases()).isEqualTo(new OpenLeases("r", RefState.RELEASED, 0, List.of(), 0, List.of()));
         assertThat(registry.openLeases()).isEmpty();
     }
 
@@ -233,8 +235,36 @@ class OpenLeasesTest {
 
     @Test
     void aNegativeCountIsRefusedWithTheResourceNamed() {
-        assertThatThrownBy(() -> new OpenLeases("r", RefState.DYING, -1, List.of(), List.of()))
+        assertThatThrownBy(() -> new OpenLeases("r", RefState.DYING, -1, List.of(), 0, List.of()))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("resource 'r' [DYING]: open lease count must not be negative, was -1");
+    }
+
+    @Test
+    void aNegativeMoreHoldersIsRefusedWithTheResourceNamed() {
+        assertThatThrownBy(() -> new OpenLeases("r", RefState.LIVE, 1, List.of(), -1, List.of()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("resource 'r' [LIVE]: moreHolders must not be negative, was -1");
+    }
+
+    @Test
+    void atMostMaxHoldersAreListedTheLongestHeldAndTheRestCounted() {
+        RefRegistry registry = registry(LeakDetection.PARANOID);
+        ManagedResource<TestResource> h = registry.register("busy", new TestResource(), TestResource::close);
+        Lease<?> first = acquireAndKeep(h);
+        for (int i = 1; i < OpenLeases.MAX_HOLDERS + 8; i++) {
+            acquireAndKeep(h);
+        }
+
+        OpenLeases open = h.openLeases();
+
+        assertThat(open.count()).isEqualTo(OpenLeases.MAX_HOLDERS + 8);
+        assertThat(open.holders()).hasSize(OpenLeases.MAX_HOLDERS);
+        assertThat(open.moreHolders()).isEqualTo(8);
+        assertThat(open.untracked()).isZero();
+        assertThat(open.holders()).extracting(LeaseHolder::heldFor).isSortedAccordingTo(java.util.Comparator.reverseOrder());
+        assertThat(open.toString()).contains("\n  8 more tracked open leases (only the 32 longest held are listed)")
+                .doesNotContain("not tracked");
+        assertThat(first).isNotNull();
     }
 }

@@ -300,7 +300,7 @@ public final class PercpuRefExtension implements BeforeEachCallback, AfterEachCa
                         recent.add(h);
                     }
                 }
-                opened.add(new OpenLeases(o.refName(), o.state(), o.count() - before, recent, List.of()));
+                opened.add(new OpenLeases(o.refName(), o.state(), o.count() - before, recent, 0, List.of()));
             }
         }
         return opened;
