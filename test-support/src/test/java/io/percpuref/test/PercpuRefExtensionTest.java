@@ -23,13 +23,14 @@ import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass
 
 /**
  * Runs small test classes that use {@link PercpuRefExtension} on the Jupiter engine in-process
- * (EngineTestKit) and checks their outcomes. The nested classes are not run by Surefire itself
- * (its default excludes skip nested classes): several of them fail on purpose.
+ * (EngineTestKit) and checks their outcomes. The nested classes run only there
+ * ({@link OnlyInEngineTestKit}): several of them fail on purpose.
  */
 class PercpuRefExtensionTest {
 
     private static Events run(Class<?> testClass) {
-        return EngineTestKit.engine("junit-jupiter").selectors(selectClass(testClass)).execute().testEvents();
+        return EngineTestKit.engine("junit-jupiter").configurationParameter(OnlyInEngineTestKit.KEY, "true")
+                .selectors(selectClass(testClass)).execute().testEvents();
     }
 
     /** The message of the single failed test's exception. */
@@ -42,6 +43,7 @@ class PercpuRefExtensionTest {
 
     // ------------------------------------------------------------------------------------------
 
+    @ExtendWith(OnlyInEngineTestKit.class)
     static class LeavesALeaseOpen {
         @RegisterExtension
         final PercpuRefExtension refs = PercpuRefExtension.freshRegistry();
@@ -70,6 +72,7 @@ class PercpuRefExtensionTest {
                         + " them time with awaitingClose(Duration)");
     }
 
+    @ExtendWith(OnlyInEngineTestKit.class)
     static class ClosesEverything {
         static final List<RefRegistry> registries = new ArrayList<>();
 
@@ -106,6 +109,7 @@ class PercpuRefExtensionTest {
         });
     }
 
+    @ExtendWith(OnlyInEngineTestKit.class)
     static class ParameterAndField {
         static volatile boolean same;
 
@@ -126,6 +130,7 @@ class PercpuRefExtensionTest {
         assertThat(ParameterAndField.same).isTrue();
     }
 
+    @ExtendWith(OnlyInEngineTestKit.class)
     static class FailsAndLeaks {
         @RegisterExtension
         final PercpuRefExtension refs = PercpuRefExtension.freshRegistry();
@@ -146,6 +151,7 @@ class PercpuRefExtensionTest {
                 assertThat(s.getMessage()).startsWith("PercpuRefExtension: 1 lease opened during the test is still open"));
     }
 
+    @ExtendWith(OnlyInEngineTestKit.class)
     static class ClosedByAsyncWork {
         static final CountDownLatch closeNow = new CountDownLatch(1);
         static final List<Thread> closers = new ArrayList<>();
@@ -180,6 +186,7 @@ class PercpuRefExtensionTest {
         }
     }
 
+    @ExtendWith(OnlyInEngineTestKit.class)
     static class ClosedSoonAfter {
         @RegisterExtension
         final PercpuRefExtension refs = PercpuRefExtension.freshRegistry().awaitingClose(Duration.ofSeconds(10));
@@ -199,6 +206,7 @@ class PercpuRefExtensionTest {
         assertThat(events.failed().count()).isZero();
     }
 
+    @ExtendWith(OnlyInEngineTestKit.class)
     static class StillOpenAfterGrace {
         @RegisterExtension
         final PercpuRefExtension refs = PercpuRefExtension.freshRegistry().awaitingClose(Duration.ofMillis(50));
@@ -216,6 +224,7 @@ class PercpuRefExtensionTest {
                         + " (registry 'test'):");
     }
 
+    @ExtendWith(OnlyInEngineTestKit.class)
     static class BlockedRelease {
         static final CountDownLatch unblock = new CountDownLatch(1);
 
@@ -239,6 +248,7 @@ class PercpuRefExtensionTest {
                 .contains("straggler 'stuck': RELEASING (release action running)");
     }
 
+    @ExtendWith(OnlyInEngineTestKit.class)
     static class Watched {
         static final RefRegistry registry = RefRegistry.builder().name("watched")
                 .leakDetection(LeakDetection.PARANOID).build();
@@ -297,6 +307,7 @@ class PercpuRefExtensionTest {
                 .hasMessage("shutdown timeout must not be negative, was PT-0.001S");
     }
 
+    @ExtendWith(OnlyInEngineTestKit.class)
     @ExtendWith(PercpuRefExtension.class)
     static class Declarative {
         static final List<RefRegistry> registries = new ArrayList<>();

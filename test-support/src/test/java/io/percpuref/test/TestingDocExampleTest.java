@@ -4,6 +4,7 @@ import io.percpuref.registry.Lease;
 import io.percpuref.registry.ManagedResource;
 import io.percpuref.registry.RefRegistry;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.platform.engine.TestExecutionResult;
 import org.junit.platform.testkit.engine.EngineTestKit;
@@ -17,6 +18,7 @@ import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass
 /** The {@code ChannelTest} of docs/testing.md, verbatim, run on the Jupiter engine: two pass, one fails as shown. */
 class TestingDocExampleTest {
 
+    @ExtendWith(OnlyInEngineTestKit.class)
     static class ChannelTest {
 
         record Channel(String peer) {
@@ -54,8 +56,8 @@ class TestingDocExampleTest {
 
     @Test
     void theDocumentedExamplePassesTwoTestsAndFailsTheOneThatForgetsToClose() {
-        Events events = EngineTestKit.engine("junit-jupiter").selectors(selectClass(ChannelTest.class)).execute()
-                .testEvents();
+        Events events = EngineTestKit.engine("junit-jupiter").configurationParameter(OnlyInEngineTestKit.KEY, "true")
+                .selectors(selectClass(ChannelTest.class)).execute().testEvents();
 
         assertThat(events.succeeded().count()).isEqualTo(2);
         assertThat(events.failed().count()).isEqualTo(1);
