@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -251,8 +252,7 @@ class OpenLeasesTest {
     void atMostMaxHoldersAreListedTheLongestHeldAndTheRestCounted() {
         RefRegistry registry = registry(LeakDetection.PARANOID);
         ManagedResource<TestResource> h = registry.register("busy", new TestResource(), TestResource::close);
-        Lease<?> first = acquireAndKeep(h);
-        for (int i = 1; i < OpenLeases.MAX_HOLDERS + 8; i++) {
+        for (int i = 0; i < OpenLeases.MAX_HOLDERS + 8; i++) {
             acquireAndKeep(h);
         }
 
@@ -262,9 +262,8 @@ class OpenLeasesTest {
         assertThat(open.holders()).hasSize(OpenLeases.MAX_HOLDERS);
         assertThat(open.moreHolders()).isEqualTo(8);
         assertThat(open.untracked()).isZero();
-        assertThat(open.holders()).extracting(LeaseHolder::heldFor).isSortedAccordingTo(java.util.Comparator.reverseOrder());
+        assertThat(open.holders()).extracting(LeaseHolder::heldFor).isSortedAccordingTo(Comparator.reverseOrder());
         assertThat(open.toString()).contains("\n  8 more tracked open leases (only the 32 longest held are listed)")
                 .doesNotContain("not tracked");
-        assertThat(first).isNotNull();
     }
 }
