@@ -92,6 +92,11 @@ final class LeakRecord extends PhantomReference<Object> {
         return acquiredBy;
     }
 
+    /** {@link System#nanoTime()} at acquire. */
+    long acquiredAt() {
+        return acquiredAt;
+    }
+
     AcquisitionTrace trace() {
         return trace.trimmed();
     }

@@ -48,6 +48,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * an unreclaimed leak is then kept only as a count in {@link #leakSites} (bounded per entry). It is a lock-free skip list keyed by a
  * per-entry sequence number (no {@code synchronized}, unlike a ConcurrentHashMap's bin locks, so a
  * tracked lease never pins a virtual thread).
+ *
+ * <p>Open leases ({@link #openLeases()}): the ref's count less the initial reference while it is
+ * held. The ref drops that reference at the end of its confirm task, after the confirm callback and
+ * its listeners, so {@link #initialRef} tracks the drop in three phases (held, dropping, dropped;
+ * see {@link #runCallback}) and a read racing the drop is retried rather than miscounted by one.
+ * Only the callback tasks write it: the lease fast path is untouched.
  */
 final class ManagedEntry<T> implements ManagedResource<T> {
 
@@ -75,6 +81,15 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     /** {@link #stuck}: released; can no longer become stuck, and is uncounted if it was. */
     private static final int STUCK_SETTLED = 2;
 
+    /** {@link #initialRef}: the ref's initial reference (the registration) is held: live, or killed and not confirmed. */
+    private static final int INITIAL_HELD = 0;
+    /** {@link #initialRef}: the confirm callback ran; the ref drops the initial reference at the end of that callback task. */
+    private static final int INITIAL_DROPPING = 1;
+    /** {@link #initialRef}: the confirm callback task returned, so the initial reference has been dropped. */
+    private static final int INITIAL_DROPPED = 2;
+    /** How long {@link #openLeases()} waits for a confirm callback task to return after its last step. */
+    private static final long CONFIRM_SETTLE_NANOS = 1_000_000;
+
     /** The registry this entry belongs to. */
     final RefRegistry registry;
     /** Registered name, unique among the registry's non-released entries. */
@@ -98,8 +113,12 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     private volatile long releasedAt;
     /** What the release action threw, or null; written before state becomes RELEASED. */
     private Throwable releaseFailure;
-    /** Set by the confirm callback: from then on the ref's count no longer includes the initial reference. */
-    private volatile boolean confirmed;
+    /**
+     * Whether the ref's count still includes its initial reference: INITIAL_HELD, then INITIAL_DROPPING
+     * (set by the confirm callback, which the ref follows with the drop), then INITIAL_DROPPED (set
+     * once the callback task that dropped it returned; see {@link #runCallback}).
+     */
+    private volatile int initialRef;
     /** NOT_STUCK, STUCK_COUNTED or STUCK_SETTLED; see {@link #markStuck()} and {@link #settleStuck()}. */
     private volatile int stuck;
     /** The pending stuck check, cancelled at release; null until the kill scheduled it. */
@@ -120,7 +139,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
         this.ref = PercpuRef.builder()
                 .name(name)
                 .onRelease(r -> release())
-                .callbackExecutor(task -> registry.execute(this, task))
+                .callbackExecutor(task -> registry.execute(this, () -> runCallback(task)))
                 .errorReporter(registry::reportRefError)
                 .build();
     }
@@ -245,9 +264,24 @@ final class ManagedEntry<T> implements ManagedResource<T> {
         });
     }
 
+    /**
+     * Runs one of the ref's callback tasks (confirm or release). The confirm task ends by dropping the
+     * initial reference, and a release task runs only once the count reached zero: either way, when a
+     * task returns after {@link #confirm()} ran, the initial reference is gone.
+     */
+    private void runCallback(Runnable task) {
+        try {
+            task.run();
+        } finally {
+            if (initialRef == INITIAL_DROPPING) {
+                initialRef = INITIAL_DROPPED;
+            }
+        }
+    }
+
     /** The ref's one-off confirm callback; runs on the callback executor before release. */
     private void confirm() {
-        confirmed = true;
+        initialRef = INITIAL_DROPPING;
         registry.confirmed(this);
     }
 
@@ -410,10 +444,54 @@ final class ManagedEntry<T> implements ManagedResource<T> {
         long now = System.nanoTime();
         long count = s == RefState.RELEASING ? 0 : ref.approximateCount();
         // The initial reference is not a lease: it is held while live and until the kill is confirmed.
-        long inFlight = s == RefState.LIVE || (s == RefState.DYING && !confirmed) ? count - 1 : count;
+        long inFlight = s == RefState.LIVE || (s == RefState.DYING && initialRef == INITIAL_HELD) ? count - 1 : count;
         long killed = killedAt;
         Duration dyingFor = s == RefState.LIVE || killed == 0 ? Duration.ZERO : since(killed, now);
         return new RefInfo(name, s, Math.max(0, inFlight), since(registeredAt, now), dyingFor);
+    }
+
+    @Override
+    public OpenLeases openLeases() {
+        RefState s = state;
+        long count = 0;
+        if (s == RefState.LIVE || s == RefState.DYING) {
+            count = leaseCount();
+            s = state;
+        }
+        Holders h = holders;
+        if (h == null) {
+            return new OpenLeases(name, s, count, List.of(), 0, leakSiteList());
+        }
+        // Longest held first, and only the records listed become LeaseHolders (each materializes a trace).
+        List<LeakRecord> records = new ArrayList<>(h.byId.values());
+        records.sort(Comparator.comparingLong(LeakRecord::acquiredAt));
+        int listed = Math.min(records.size(), OpenLeases.MAX_HOLDERS);
+        long now = System.nanoTime();
+        List<LeaseHolder> holderList = new ArrayList<>(listed);
+        for (int i = 0; i < listed; i++) {
+            holderList.add(records.get(i).toHolder(now));
+        }
+        return new OpenLeases(name, s, count, holderList, records.size() - listed, leakSiteList());
+    }
+
+    /**
+     * The number of open leases: the ref's count less the initial reference while it is held. The
+     * count is read between two reads of {@link #initialRef} that must agree. Within
+     * INITIAL_DROPPING the initial reference is still counted until the confirm task's last step;
+     * a task that stays in that phase (its listeners or stage dependents still running) has not
+     * dropped it yet, so after a short wait for the task to return the reference is taken as held.
+     */
+    private long leaseCount() {
+        long deadline = System.nanoTime() + CONFIRM_SETTLE_NANOS;
+        for (;;) {
+            int before = initialRef;
+            long count = ref.approximateCount();
+            int after = initialRef;
+            if (before == after && (before != INITIAL_DROPPING || System.nanoTime() - deadline > 0)) {
+                return Math.max(0, before == INITIAL_DROPPED ? count : count - 1);
+            }
+            Thread.yield();
+        }
     }
 
     private static Duration since(long start, long end) {

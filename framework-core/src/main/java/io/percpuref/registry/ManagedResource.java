@@ -70,4 +70,18 @@ public interface ManagedResource<T> {
 
     /** A description of the resource now: state, in-flight count, age, time dying. */
     RefInfo info();
+
+    /**
+     * The leases of this resource open now, without waiting for the garbage collector: their exact
+     * number, and thread, age and acquisition site of those that leak detection tracks (all of them
+     * with {@link LeakDetection#PARANOID}). Reads only: it adds nothing to the lease fast path.
+     *
+     * <p>The count is exact when no lease of this resource is acquired or closed while it is read
+     * (for example once the code under test has returned); otherwise it is as approximate as
+     * {@link RefInfo#inFlight()}. A {@link RefState#RELEASING releasing} or
+     * {@link RefState#RELEASED released} resource has none.
+     *
+     * @return this resource's open leases, possibly none ({@link OpenLeases#isEmpty()})
+     */
+    OpenLeases openLeases();
 }

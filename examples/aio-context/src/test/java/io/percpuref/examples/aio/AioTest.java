@@ -1,8 +1,11 @@
 package io.percpuref.examples.aio;
 
+import io.percpuref.registry.LeakDetection;
 import io.percpuref.registry.RefRegistry;
+import io.percpuref.test.PercpuRefExtension;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
@@ -31,7 +34,15 @@ class AioTest {
     @TempDir
     Path dir;
 
-    private final RefRegistry registry = RefRegistry.builder().build();
+    /** PARANOID: a request that never closes its lease fails the test with the line that acquired it. */
+    private final RefRegistry registry = RefRegistry.builder().leakDetection(LeakDetection.PARANOID).build();
+
+    /**
+     * Fails a test if a lease taken during it is still open once tearDown has let every request
+     * complete: a request that never puts its context reference is an Aio bug.
+     */
+    @RegisterExtension
+    final PercpuRefExtension refs = PercpuRefExtension.watching(registry);
     private final GatedExecutor gated = new GatedExecutor();
     private final ExecutorService pool = Executors.newFixedThreadPool(4);
 
