@@ -373,6 +373,47 @@ class PercpuRefEdgeCasesTest {
         }
 
         @Test
+        void aWaitingReinitIgnoresAnInterruptButKeepsItsFlagAndAnUninterruptedOneSetsNone() throws Exception {
+            ExecutorService executor = Executors.newSingleThreadExecutor();
+            CountDownLatch inRelease = new CountDownLatch(1);
+            CountDownLatch finish = new CountDownLatch(1);
+            try {
+                PercpuRef ref = PercpuRef.builder().name("interrupted-wait").allowReinit()
+                        .callbackExecutor(executor)
+                        .onRelease(r -> {
+                            inRelease.countDown();
+                            PercpuRefTest.awaitQuietly(finish);
+                        })
+                        .build();
+                ref.kill();
+                assertThat(inRelease.await(10, TimeUnit.SECONDS)).isTrue();
+                AtomicBoolean interruptedAfter = new AtomicBoolean();
+                Thread waiter = new Thread(() -> {
+                    ref.reinit();
+                    interruptedAfter.set(Thread.currentThread().isInterrupted());
+                });
+                waiter.start();
+                await().atMost(Duration.ofSeconds(5)).until(() -> waiter.getState() == Thread.State.TIMED_WAITING);
+                waiter.interrupt();
+                await().during(Duration.ofMillis(100)).atMost(Duration.ofSeconds(5)).until(waiter::isAlive);
+                finish.countDown();
+                waiter.join(10_000);
+
+                assertThat(interruptedAfter).as("the interrupt is kept for the caller").isTrue();
+                assertThat(ref.isDying()).isFalse();
+
+                PercpuRef queued = heldRelease("not-interrupted");
+                queued.kill();
+                runHeldTasks();                  // confirm; the release stays queued
+                queued.reinit();                 // goes through the wait, running the release itself
+                assertThat(Thread.interrupted()).as("no interrupt made up").isFalse();
+            } finally {
+                finish.countDown();
+                executor.shutdownNow();
+            }
+        }
+
+        @Test
         void reinitRunsAReleaseTheExecutorHasNotStartedInsteadOfWaitingForIt() {
             PercpuRef ref = heldRelease("queued-release");
             CompletionStage<Void> life1 = ref.released();
@@ -556,6 +597,7 @@ class PercpuRefEdgeCasesTest {
         void anUninflatedRefCountsOnItsBaseSlotNotTheSharedCount() {
             PercpuRef ref = builder("base-slot").build();
             long shared = ref.atomicPart();
+            assertThat(shared).as("the bias and the initial reference").isEqualTo(PercpuRef.BIAS + 1);
 
             ref.get();
             assertThat(ref.tryGetLive()).isTrue();
@@ -607,6 +649,24 @@ class PercpuRefEdgeCasesTest {
 
             assertThat(builder("default-stripes").build().stripeCount()).isEqualTo(Math.min(64, expected));
             assertThat(builder("configured-stripes").stripes(2).build().stripeCount()).isEqualTo(2);
+        }
+
+        @Test
+        void anUninflatedRefResurrectedCountsOnItsBaseSlotAgainAndCanStillInflate() {
+            PercpuRef ref = builder("uninflated-resurrect").allowReinit().build();
+            ref.get();
+            ref.kill();
+            ref.resurrect();
+
+            long shared = ref.atomicPart();
+            ref.get();
+            assertThat(ref.atomicPart()).as("base is unsealed again").isEqualTo(shared);
+            ref.inflate();
+            assertThat(ref.inflated()).isTrue();
+            ref.put(2);
+            ref.kill();
+
+            assertThat(releases).hasValue(1);
         }
 
         @Test
