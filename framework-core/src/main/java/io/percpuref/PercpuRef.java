@@ -516,12 +516,8 @@ public final class PercpuRef {
             if (c == 0) {
                 return false;
             }
-            // Exact iff atomic, not switching, and no switch began around the read of count.
-            if ((s & (ATOMIC | SWITCHING)) == ATOMIC && c > MAX_COUNT - n) {
-                if (state == s) {
-                    throw beyondMaximum(n, c);
-                }
-                continue; // the state moved around the read of count: read both again
+            if (tornAboveMaximum(s, c, n)) {
+                continue;
             }
             if (casCount(c, c + n)) {
                 return true;
@@ -529,8 +525,23 @@ public final class PercpuRef {
         }
     }
 
-    private IllegalArgumentException beyondMaximum(long n, long c) {
-        return new IllegalArgumentException("PercpuRef '" + name + "' [" + describeState() + "]: taking " + n
+    /**
+     * The {@link #MAX_COUNT} check of the atomic slow paths, for a count {@code c} read after the
+     * state {@code s}. Only an exact count is checked: atomic mode, not switching, and the state
+     * unchanged around the read of {@code c} (a biased count says nothing about the total).
+     *
+     * @return true if the count was above the maximum but the state moved around its read: the
+     *         caller reads both again
+     * @throws IllegalArgumentException if taking {@code n} more would take an exact count above it
+     */
+    private boolean tornAboveMaximum(int s, long c, long n) {
+        if ((s & (ATOMIC | SWITCHING)) != ATOMIC || c <= MAX_COUNT - n) {
+            return false;
+        }
+        if (state != s) {
+            return true;
+        }
+        throw new IllegalArgumentException("PercpuRef '" + name + "' [" + describeState() + "]: taking " + n
                 + " more references would take the count " + c + " above the maximum " + MAX_COUNT);
     }
 
@@ -550,10 +561,7 @@ public final class PercpuRef {
             if (c == 0) {
                 return false;
             }
-            if ((s & (ATOMIC | SWITCHING)) == ATOMIC && c > MAX_COUNT - 1) {
-                if (state == s) {
-                    throw beyondMaximum(1, c);
-                }
+            if (tornAboveMaximum(s, c, 1)) {
                 continue;
             }
             if (casCount(c, c + 1)) {
@@ -604,21 +612,31 @@ public final class PercpuRef {
                     break;
                 }
             }
-            state |= RELEASED;
-            stage = releasedStage;
-            if (stage == null) {
-                stage = new CompletableFuture<>();
-                releasedStage = stage;
-            }
+            stage = zeroReachedLocked();
         } finally {
             control.unlock();
         }
         dispatchRelease(stage);
     }
 
+    /**
+     * The zero transition of this life (a put, or a switch that found the count at zero): marks the
+     * ref RELEASED and returns the life's released stage, created if nobody has asked for it yet.
+     * The caller dispatches the release after unlocking.
+     */
+    private CompletableFuture<Void> zeroReachedLocked() {
+        state |= RELEASED;
+        CompletableFuture<Void> stage = releasedStage;
+        if (stage == null) {
+            stage = new CompletableFuture<>();
+            releasedStage = stage;
+        }
+        return stage;
+    }
+
     /** Dispatches the release of the life whose stage is {@code stage}; call after unlocking. */
     private void dispatchRelease(CompletableFuture<Void> stage) {
-        Once once = once(() -> runRelease(stage));
+        Once once = new Once(() -> runRelease(stage));
         dispatch(once, "release");
         if (!once.claimed.get()) {
             // queued, not started: a reinit()/resurrect() that would wait for it may run it instead
@@ -738,12 +756,7 @@ public final class PercpuRef {
             // kernel (whose switch puts its own reference after the fold), not an over-put.
             folded = (s & ATOMIC) == 0 ? switchToAtomicLocked(true) : 1;
             if (folded == 0) {
-                state |= RELEASED;
-                release = releasedStage;
-                if (release == null) {
-                    release = new CompletableFuture<>();
-                    releasedStage = release;
-                }
+                release = zeroReachedLocked();
             }
         } finally {
             control.unlock();
@@ -1168,7 +1181,7 @@ public final class PercpuRef {
             task.run();
             return;
         }
-        Once once = task instanceof Once ? (Once) task : once(task);
+        Once once = task instanceof Once ? (Once) task : new Once(task);
         try {
             callbackExecutor.execute(once);
         } catch (Throwable t) {
@@ -1179,10 +1192,6 @@ public final class PercpuRef {
             report("callback executor " + failure + " the " + what + " callback; running it inline", t);
             once.run();
         }
-    }
-
-    private static Once once(Runnable task) {
-        return new Once(task);
     }
 
     /** Runs its task at most once and remembers what the task threw. */

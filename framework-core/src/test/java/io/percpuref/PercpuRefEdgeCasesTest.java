@@ -708,27 +708,11 @@ class PercpuRefEdgeCasesTest {
     @Nested
     class Reporting {
 
-        private final java.util.logging.Logger logger = java.util.logging.Logger.getLogger(PercpuRef.class.getName());
-        private final List<java.util.logging.LogRecord> logged = new CopyOnWriteArrayList<>();
-        private final java.util.logging.Handler capture = new java.util.logging.Handler() {
-            @Override
-            public void publish(java.util.logging.LogRecord record) {
-                logged.add(record);
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-
         @Test
         void withoutAReporterFailuresAreLoggedAtErrorWithTheirCause() {
-            logger.addHandler(capture);
-            try {
+            List<java.util.logging.LogRecord> logged;
+            try (CapturedLog log = CapturedLog.of(PercpuRef.class, r -> true)) {
+                logged = log.records();
                 PercpuRef ref = PercpuRef.builder().name("logged")
                         .onRelease(r -> {
                             throw new IllegalStateException("disk on fire");
@@ -736,8 +720,6 @@ class PercpuRefEdgeCasesTest {
                         .build();
 
                 ref.kill();
-            } finally {
-                logger.removeHandler(capture);
             }
 
             assertThat(logged).singleElement().satisfies(record -> {
@@ -750,8 +732,9 @@ class PercpuRefEdgeCasesTest {
 
         @Test
         void aReporterThatThrowsIsLoggedWithItsFailureSuppressedAndNothingEscapes() {
-            logger.addHandler(capture);
-            try {
+            List<java.util.logging.LogRecord> logged;
+            try (CapturedLog log = CapturedLog.of(PercpuRef.class, r -> true)) {
+                logged = log.records();
                 PercpuRef ref = PercpuRef.builder().name("reporter-throws")
                         .onRelease(r -> {
                             throw new IllegalStateException("disk on fire");
@@ -764,8 +747,6 @@ class PercpuRefEdgeCasesTest {
                 ref.kill();
 
                 assertThat(isDone(ref.released())).isTrue();
-            } finally {
-                logger.removeHandler(capture);
             }
 
             assertThat(logged).singleElement().satisfies(record -> {

@@ -1,15 +1,12 @@
 package io.percpuref.registry;
 
+import io.percpuref.CapturedLog;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.logging.Handler;
 import java.util.logging.Level;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -140,80 +137,40 @@ class StuckDetectionTest {
 
     @Test
     void theStuckWarningNamesTheThreadAndSiteOfEachTrackedHolder() {
-        Logger jul = Logger.getLogger(RefRegistry.class.getName());
-        List<String> warnings = new CopyOnWriteArrayList<>();
-        Handler capture = new Handler() {
-            @Override
-            public void publish(LogRecord record) {
-                if (record.getLevel() == Level.WARNING && record.getMessage().contains("is stuck")) {
-                    warnings.add(record.getMessage());
-                }
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        jul.addHandler(capture);
-        try {
+        try (CapturedLog log = CapturedLog.of(RefRegistry.class,
+                r -> r.getLevel() == Level.WARNING && r.getMessage().contains("is stuck"))) {
             RefRegistry paranoid = RefRegistry.builder().name("stuck-holders").leakDetection(LeakDetection.PARANOID)
                     .stuckThreshold(Duration.ofMillis(50)).build();
             ManagedResource<TestResource> h = paranoid.register("held", new TestResource(), TestResource::close);
             Lease<TestResource> lease = h.acquire();
             h.kill();
 
-            await().until(() -> !warnings.isEmpty());
-            assertThat(warnings.get(0))
+            await().until(() -> !log.messages().isEmpty());
+            assertThat(log.messages().get(0))
                     .startsWith("resource 'held' [DYING] is stuck: dying for PT")
                     .contains(" with 1 lease(s) in flight; held by:\nresource 'held' [DYING]: 1 open lease\n  held for PT")
                     .contains("by thread '" + Thread.currentThread().getName() + "'\n    at "
                             + StuckDetectionTest.class.getName() + ".theStuckWarningNamesTheThreadAndSiteOfEachTrackedHolder(");
             lease.close();
             paranoid.shutdown(Duration.ZERO);
-        } finally {
-            jul.removeHandler(capture);
         }
     }
 
     @Test
     void withoutTrackedHoldersTheStuckWarningIsOneLine() {
-        Logger jul = Logger.getLogger(RefRegistry.class.getName());
-        List<String> warnings = new CopyOnWriteArrayList<>();
-        Handler capture = new Handler() {
-            @Override
-            public void publish(LogRecord record) {
-                if (record.getLevel() == Level.WARNING && record.getMessage().contains("'untracked' [DYING] is stuck")) {
-                    warnings.add(record.getMessage());
-                }
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        jul.addHandler(capture);
-        try {
+        try (CapturedLog log = CapturedLog.of(RefRegistry.class,
+                r -> r.getLevel() == Level.WARNING && r.getMessage().contains("'untracked' [DYING] is stuck"))) {
             RefRegistry disabled = RefRegistry.builder().name("stuck-untracked").leakDetection(LeakDetection.DISABLED)
                     .stuckThreshold(Duration.ofMillis(50)).build();
             ManagedResource<TestResource> h = disabled.register("untracked", new TestResource(), TestResource::close);
             Lease<TestResource> lease = h.acquire();
             h.kill();
 
-            await().until(() -> !warnings.isEmpty());
-            assertThat(warnings.get(0)).matches("resource 'untracked' \\[DYING] is stuck: dying for PT[0-9.]+S"
+            await().until(() -> !log.messages().isEmpty());
+            assertThat(log.messages().get(0)).matches("resource 'untracked' \\[DYING] is stuck: dying for PT[0-9.]+S"
                     + " \\(threshold PT0\\.05S\\) with 1 lease\\(s\\) in flight");
             lease.close();
             disabled.shutdown(Duration.ZERO);
-        } finally {
-            jul.removeHandler(capture);
         }
     }
 }
