@@ -61,7 +61,7 @@ import java.lang.annotation.Target;
  * <p>The guard is a Spring AOP advisor: it applies to calls through the bean's proxy (not to calls
  * a bean makes on {@code this}), works with JDK and CGLIB proxies, and does not need AspectJ. Its
  * place among other advisors on the same proxy is {@code percpu-ref.guard.order} (see
- * {@link GuardedBeanPostProcessor}). Methods declared by {@link Object}, and {@code close()} /
+ * {@link io.percpuref.spring.guard.GuardedBeanPostProcessor}). Methods declared by {@link Object}, and {@code close()} /
  * {@code destroy()} of {@link AutoCloseable} / {@code DisposableBean} beans, are never guarded by a
  * type-level annotation.
  *
@@ -125,7 +125,7 @@ public @interface Guarded {
 
         /**
          * The call returns at once without running the method, logged in one line at
-         * {@code DEBUG} (logger {@code io.percpuref.spring.GuardInterceptor}) and counted in
+         * {@code DEBUG} (logger {@code io.percpuref.spring.guard.GuardInterceptor}) and counted in
          * {@code percpu.refs.rejections} like every refusal. Only for methods that return
          * {@code void}; anything else fails at startup.
          */

@@ -1,5 +1,8 @@
 package io.percpuref.spring;
 
+import io.percpuref.spring.autoconfigure.PercpuRefActuatorAutoConfiguration;
+import io.percpuref.spring.autoconfigure.PercpuRefAutoConfiguration;
+
 import org.junit.jupiter.api.Test;
 import org.springframework.core.io.ClassPathResource;
 

@@ -1,4 +1,4 @@
-package io.percpuref.spring;
+package io.percpuref.spring.autoconfigure;
 
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;

@@ -1,4 +1,4 @@
-package io.percpuref.spring;
+package io.percpuref.spring.guard;
 
 import io.percpuref.ResourceUnavailableException;
 import io.percpuref.registry.Lease;

@@ -1,6 +1,8 @@
-package io.percpuref.spring;
+package io.percpuref.spring.guard;
 
 import io.percpuref.registry.RefRegistry;
+import io.percpuref.spring.Guarded;
+import io.percpuref.spring.GuardedResource;
 
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
@@ -107,8 +109,8 @@ public class GuardedBeanPostProcessor extends AbstractBeanFactoryAwareAdvisingPo
      * Sets what supplies the observer of guarded calls (called at the first guarded call; null
      * result: calls are not observed).
      */
-    void setObserver(Supplier<@Nullable GuardObserver> observer) {
-        this.interceptor.setObserver(observer);
+    public void setObserver(Supplier<@Nullable ObservationGuardObserver> observer) {
+        this.interceptor.setObserver(observer::get);
     }
 
     /** The advisor's order among the other advisors of a proxy. */

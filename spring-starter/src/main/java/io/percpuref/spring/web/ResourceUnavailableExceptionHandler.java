@@ -1,4 +1,4 @@
-package io.percpuref.spring;
+package io.percpuref.spring.web;
 
 import io.percpuref.ResourceUnavailableException;
 

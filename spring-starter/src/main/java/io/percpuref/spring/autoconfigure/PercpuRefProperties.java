@@ -1,6 +1,8 @@
-package io.percpuref.spring;
+package io.percpuref.spring.autoconfigure;
 
 import io.percpuref.registry.LeakDetection;
+import io.percpuref.spring.guard.GuardedBeanPostProcessor;
+import io.percpuref.spring.lifecycle.PercpuRefLifecycle;
 
 import org.springframework.boot.context.properties.ConfigurationProperties;
 

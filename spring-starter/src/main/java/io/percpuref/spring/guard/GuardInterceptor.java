@@ -1,8 +1,9 @@
-package io.percpuref.spring;
+package io.percpuref.spring.guard;
 
 import io.percpuref.ResourceUnavailableException;
 import io.percpuref.registry.Lease;
 import io.percpuref.registry.RefRegistry;
+import io.percpuref.spring.Guarded;
 
 import org.aopalliance.intercept.MethodInterceptor;
 import org.aopalliance.intercept.MethodInvocation;

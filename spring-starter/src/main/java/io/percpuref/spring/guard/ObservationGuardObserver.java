@@ -1,8 +1,11 @@
-package io.percpuref.spring;
+package io.percpuref.spring.guard;
 
 import io.micrometer.observation.Observation;
 import io.micrometer.observation.ObservationRegistry;
 import io.percpuref.ResourceUnavailableException;
+import io.percpuref.spring.DefaultGuardedCallObservationConvention;
+import io.percpuref.spring.GuardedCallContext;
+import io.percpuref.spring.GuardedCallObservationConvention;
 
 import org.jspecify.annotations.Nullable;
 
@@ -11,7 +14,7 @@ import java.util.Objects;
 import java.util.function.Supplier;
 
 /**
- * The {@link GuardObserver} of Micrometer's Observation API: one {@link Observation} per guarded
+ * What the guard reports each call to, with Micrometer's Observation API: one {@link Observation} per guarded
  * call, named and keyed by a {@link GuardedCallObservationConvention} (the application's, else
  * {@link DefaultGuardedCallObservationConvention}), in the application's {@link ObservationRegistry}.
  *
@@ -22,7 +25,7 @@ import java.util.function.Supplier;
  * allocated). A registry that has no handlers yet is checked on every call: handlers may be added
  * after the first call, and {@link ObservationRegistry#isNoop()} is a cheap read.
  */
-final class ObservationGuardObserver implements GuardObserver {
+public final class ObservationGuardObserver implements GuardObserver {
 
     private static final ObservationRegistry ABSENT = ObservationRegistry.NOOP;
 
@@ -38,7 +41,7 @@ final class ObservationGuardObserver implements GuardObserver {
      * @param registry   supplies the application's registry, or null if it has none
      * @param convention supplies the application's convention, or null to use the default
      */
-    ObservationGuardObserver(Supplier<@Nullable ObservationRegistry> registry,
+    public ObservationGuardObserver(Supplier<@Nullable ObservationRegistry> registry,
                              Supplier<@Nullable GuardedCallObservationConvention> convention) {
         this.registrySupplier = Objects.requireNonNull(registry, "registry");
         this.conventionSupplier = Objects.requireNonNull(convention, "convention");

@@ -1,10 +1,20 @@
-package io.percpuref.spring;
+package io.percpuref.spring.autoconfigure;
 
 import io.micrometer.core.instrument.binder.MeterBinder;
 import io.micrometer.observation.ObservationRegistry;
 import io.percpuref.micrometer.PercpuRefMetrics;
 import io.percpuref.registry.RefListener;
 import io.percpuref.registry.RefRegistry;
+import io.percpuref.spring.GuardedCallObservationConvention;
+import io.percpuref.spring.GuardedResource;
+import io.percpuref.spring.RefRegistryCustomizer;
+import io.percpuref.spring.actuate.PercpuRefsEndpoint;
+import io.percpuref.spring.actuate.PercpuRefsHealthIndicator;
+import io.percpuref.spring.guard.GuardedBeanPostProcessor;
+import io.percpuref.spring.guard.GuardedResourceRegistrar;
+import io.percpuref.spring.guard.ObservationGuardObserver;
+import io.percpuref.spring.lifecycle.PercpuRefLifecycle;
+import io.percpuref.spring.web.ResourceUnavailableExceptionHandler;
 
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.AnnotatedBeanDefinition;
@@ -86,7 +96,7 @@ final class PercpuRefConfigurations {
         @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
         static GuardedBeanPostProcessor percpuRefGuardedBeanPostProcessor(Environment environment,
                                                                           ObjectProvider<RefRegistry> registry,
-                                                                          ObjectProvider<GuardObserver> observer) {
+                                                                          ObjectProvider<ObservationGuardObserver> observer) {
             PercpuRefProperties.Guard guard = bind(environment).getGuard();
             GuardedBeanPostProcessor processor = new GuardedBeanPostProcessor(registry::getObject, guard.getOrder());
             processor.setObserver(observer::getIfUnique);
@@ -130,7 +140,7 @@ final class PercpuRefConfigurations {
         @Bean
         @ConditionalOnMissingBean
         @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
-        static GuardObserver percpuRefGuardObserver(ObjectProvider<ObservationRegistry> registry,
+        static ObservationGuardObserver percpuRefGuardObserver(ObjectProvider<ObservationRegistry> registry,
                                                     ObjectProvider<GuardedCallObservationConvention> convention) {
             return new ObservationGuardObserver(registry::getIfUnique, convention::getIfUnique);
         }

@@ -1,4 +1,4 @@
-package io.percpuref.spring;
+package io.percpuref.spring.lifecycle;
 
 import io.percpuref.registry.Lease;
 import io.percpuref.registry.ManagedResource;

@@ -1,7 +1,8 @@
-package io.percpuref.spring;
+package io.percpuref.spring.guard;
 
 import io.percpuref.registry.ManagedResource;
 import io.percpuref.registry.RefRegistry;
+import io.percpuref.spring.GuardedResource;
 
 import org.springframework.aop.framework.AopProxyUtils;
 import org.springframework.aop.support.AopUtils;

@@ -1,6 +1,8 @@
-package io.percpuref.spring;
+package io.percpuref.spring.guard;
 
 import io.percpuref.ResourceUnavailableException;
+import io.percpuref.spring.Guarded;
+import io.percpuref.spring.GuardedResource;
 
 import org.jspecify.annotations.Nullable;
 import org.springframework.aop.support.AopUtils;

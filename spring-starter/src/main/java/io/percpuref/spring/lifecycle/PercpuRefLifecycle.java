@@ -1,4 +1,4 @@
-package io.percpuref.spring;
+package io.percpuref.spring.lifecycle;
 
 import io.percpuref.registry.RefRegistry;
 import io.percpuref.registry.ShutdownReport;

@@ -1,4 +1,4 @@
-package io.percpuref.spring;
+package io.percpuref.spring.actuate;
 
 import io.percpuref.registry.RefInfo;
 import io.percpuref.registry.RefRegistry;
