@@ -6,6 +6,8 @@ import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.domain.JavaModifier;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
+import com.tngtech.archunit.junit.AnalyzeClasses;
+import com.tngtech.archunit.junit.ArchTest;
 import com.tngtech.archunit.lang.ArchRule;
 import com.tngtech.archunit.lang.EvaluationResult;
 import com.tngtech.archunit.library.dependencies.SliceAssignment;
@@ -28,9 +30,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The starter is laid out by concern: the annotations and public types in {@code io.percpuref.spring},
  * the auto-configuration, the actuator endpoint and health, the guard machinery, the shutdown drain
  * and the web exception handler each in a subpackage, with no cycle between any of them, and only
- * the auto-configuration classes listed as entry points. Plain ArchUnit (no ArchUnit test engine),
- * run from Jupiter on Spring Boot's JUnit platform.
+ * the auto-configuration classes listed as entry points. The rules run on ArchUnit's JUnit 5 engine,
+ * the other checks on Jupiter, both on Spring Boot's JUnit platform.
  */
+@AnalyzeClasses(packages = "io.percpuref.spring", importOptions = ImportOption.DoNotIncludeTests.class)
 class StarterLayoutTests {
 
     private static final String ROOT = "io.percpuref.spring";
@@ -44,15 +47,12 @@ class StarterLayoutTests {
     private static final JavaClasses BAD_LAYOUT = new ClassFileImporter()
             .importPackages("io.percpuref.layoutfixture");
 
-    @Test
-    void noCyclesBetweenThePackages() {
-        packagesFreeOfCycles(ROOT).check(STARTER);
-    }
+    /** Run by ArchUnit's JUnit engine, on the classes of {@link AnalyzeClasses}. */
+    @ArchTest
+    static final ArchRule noCyclesBetweenThePackages = packagesFreeOfCycles(ROOT);
 
-    @Test
-    void thePublicTypesDependOnNoSubpackage() {
-        publicTypesStandAlone(ROOT).check(STARTER);
-    }
+    @ArchTest
+    static final ArchRule thePublicTypesDependOnNoSubpackage = publicTypesStandAlone(ROOT);
 
     @Test
     void theRulesCatchABadLayout() {
