@@ -22,4 +22,11 @@ import org.springframework.context.annotation.Import;
         PercpuRefConfigurations.LifecycleConfiguration.class,
         PercpuRefConfigurations.WebConfiguration.class})
 public final class PercpuRefAutoConfiguration {
+
+    /**
+     * Name of the {@link java.util.concurrent.Executor} bean (a {@code TaskExecutor}, for example)
+     * that the auto-configured registry runs its callbacks on when {@code percpu-ref.callback-executor}
+     * names none: release actions, confirm callbacks, leak handling.
+     */
+    public static final String CALLBACK_EXECUTOR_BEAN_NAME = "percpuRefCallbackExecutor";
 }

@@ -16,9 +16,11 @@ import io.percpuref.spring.guard.ObservationGuardObserver;
 import io.percpuref.spring.lifecycle.PercpuRefLifecycle;
 import io.percpuref.spring.web.ResourceUnavailableExceptionHandler;
 
+import org.jspecify.annotations.Nullable;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.AnnotatedBeanDefinition;
 import org.springframework.beans.factory.config.BeanDefinition;
+import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
 import org.springframework.boot.LazyInitializationExcludeFilter;
 import org.springframework.boot.actuate.autoconfigure.endpoint.condition.ConditionalOnAvailableEndpoint;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
@@ -39,6 +41,7 @@ import org.springframework.core.env.Environment;
 import org.springframework.http.ProblemDetail;
 
 import java.util.Locale;
+import java.util.concurrent.Executor;
 
 /**
  * The parts that {@link PercpuRefAutoConfiguration} and {@link PercpuRefActuatorAutoConfiguration}
@@ -55,23 +58,67 @@ final class PercpuRefConfigurations {
     }
 
     /**
-     * The registry: the properties, then every {@link RefRegistryCustomizer} bean in order, on its
-     * builder; once built, every {@link RefListener} bean added as a listener, in order.
+     * The registry: the properties (and the callback executor they name, or the bean named
+     * {@value PercpuRefAutoConfiguration#CALLBACK_EXECUTOR_BEAN_NAME}), then every
+     * {@link RefRegistryCustomizer} bean in order, on its builder; once built, every
+     * {@link RefListener} bean added as a listener, in order.
      */
     @Configuration(proxyBeanMethods = false)
     static class RegistryConfiguration {
 
-        @Bean
+        static final String REGISTRY_BEAN_NAME = "percpuRefRegistry";
+
+        @Bean(REGISTRY_BEAN_NAME)
         @ConditionalOnMissingBean
-        RefRegistry percpuRefRegistry(PercpuRefProperties properties, ObjectProvider<RefRegistryCustomizer> customizers,
+        RefRegistry percpuRefRegistry(PercpuRefProperties properties, ConfigurableListableBeanFactory beanFactory,
+                                      ObjectProvider<RefRegistryCustomizer> customizers,
                                       ObjectProvider<RefListener> listeners) {
             RefRegistry.Builder builder = RefRegistry.builder()
+                    .name(properties.getName())
                     .leakDetection(properties.getLeakDetection())
+                    .leakSamplingInterval(properties.getLeakSamplingInterval())
+                    .reclaimLeaks(properties.isReclaimLeaks())
                     .stuckThreshold(properties.getStuckThreshold());
+            Executor executor = callbackExecutor(properties.getCallbackExecutor(), beanFactory);
+            if (executor != null) {
+                builder.callbackExecutor(executor);
+            }
             customizers.orderedStream().forEach(customizer -> customizer.customize(builder));
             RefRegistry registry = builder.build();
             listeners.orderedStream().forEach(registry::addListener);
             return registry;
+        }
+
+        /**
+         * The executor bean named by {@code percpu-ref.callback-executor}, else the bean named
+         * {@value PercpuRefAutoConfiguration#CALLBACK_EXECUTOR_BEAN_NAME}, else null (the
+         * registry's own pool). The registry is made dependent on it, so that it is destroyed
+         * (closed) before its executor.
+         *
+         * @throws IllegalStateException if the property names no bean, or a bean that is no {@link Executor}
+         */
+        private static @Nullable Executor callbackExecutor(@Nullable String configured,
+                                                           ConfigurableListableBeanFactory beanFactory) {
+            String name = configured != null && !configured.isBlank() ? configured.trim()
+                    : beanFactory.containsBean(PercpuRefAutoConfiguration.CALLBACK_EXECUTOR_BEAN_NAME)
+                    ? PercpuRefAutoConfiguration.CALLBACK_EXECUTOR_BEAN_NAME : null;
+            if (name == null) {
+                return null;
+            }
+            String source = configured != null && !configured.isBlank()
+                    ? "percpu-ref.callback-executor=" + configured : "the bean named " + name;
+            if (!beanFactory.containsBean(name)) {
+                throw new IllegalStateException(source + ": there is no bean named '" + name
+                        + "' to run the callbacks of the percpu-ref registry");
+            }
+            Class<?> type = beanFactory.getType(name);
+            if (type != null && !Executor.class.isAssignableFrom(type)) {
+                throw new IllegalStateException(source + ": bean '" + name + "' is a " + type.getName()
+                        + ", not a java.util.concurrent.Executor; it cannot run the callbacks of the percpu-ref registry");
+            }
+            Executor executor = beanFactory.getBean(name, Executor.class);
+            beanFactory.registerDependentBean(name, REGISTRY_BEAN_NAME);
+            return executor;
         }
     }
 

@@ -35,6 +35,34 @@ public class PercpuRefProperties {
      */
     private Duration stuckThreshold = Duration.ofSeconds(60);
 
+    /**
+     * Name of the registry: the 'registry' tag of its meters and of the 'percpu.guarded.call'
+     * observation, and part of its thread names. Give each application sharing a meter registry
+     * or a dashboard its own.
+     */
+    private String name = "default";
+
+    /**
+     * With 'percpu-ref.leak-detection=simple', track one lease in this many, chosen at random (at
+     * least 1; 1 tracks every lease, without paranoid's stack traces).
+     */
+    private int leakSamplingInterval = 128;
+
+    /**
+     * Whether to put back the reference of a tracked lease that leaked (was garbage collected
+     * without being closed), so that a leak cannot keep a resource dying, and the shutdown
+     * waiting, forever. Off by default: the leak is reported and the resource stays dying, which
+     * shows the bug instead of hiding it.
+     */
+    private boolean reclaimLeaks = false;
+
+    /**
+     * Name of the java.util.concurrent.Executor bean (a TaskExecutor, for example) on which the
+     * registry runs release actions, confirm callbacks and leak handling. Unset: the bean named
+     * 'percpuRefCallbackExecutor' if there is one, else the registry's own pool of daemon threads.
+     */
+    private String callbackExecutor;
+
     private final Shutdown shutdown = new Shutdown();
 
     private final Metrics metrics = new Metrics();
@@ -65,8 +93,53 @@ public class PercpuRefProperties {
         return this.stuckThreshold;
     }
 
+    /** @throws IllegalArgumentException if {@code stuckThreshold} is zero or negative */
     public void setStuckThreshold(Duration stuckThreshold) {
+        if (stuckThreshold.isZero() || stuckThreshold.isNegative()) {
+            throw new IllegalArgumentException("percpu-ref.stuck-threshold must be positive, was " + stuckThreshold);
+        }
         this.stuckThreshold = stuckThreshold;
+    }
+
+    public String getName() {
+        return this.name;
+    }
+
+    /** @throws IllegalArgumentException if {@code name} is blank */
+    public void setName(String name) {
+        if (name.isBlank()) {
+            throw new IllegalArgumentException("percpu-ref.name must not be blank, was '" + name + "'");
+        }
+        this.name = name;
+    }
+
+    public int getLeakSamplingInterval() {
+        return this.leakSamplingInterval;
+    }
+
+    /** @throws IllegalArgumentException if {@code leakSamplingInterval} is less than 1 */
+    public void setLeakSamplingInterval(int leakSamplingInterval) {
+        if (leakSamplingInterval < 1) {
+            throw new IllegalArgumentException("percpu-ref.leak-sampling-interval must be at least 1, was "
+                    + leakSamplingInterval);
+        }
+        this.leakSamplingInterval = leakSamplingInterval;
+    }
+
+    public boolean isReclaimLeaks() {
+        return this.reclaimLeaks;
+    }
+
+    public void setReclaimLeaks(boolean reclaimLeaks) {
+        this.reclaimLeaks = reclaimLeaks;
+    }
+
+    public String getCallbackExecutor() {
+        return this.callbackExecutor;
+    }
+
+    public void setCallbackExecutor(String callbackExecutor) {
+        this.callbackExecutor = callbackExecutor;
     }
 
     public Shutdown getShutdown() {
