@@ -20,6 +20,9 @@ import java.lang.annotation.Target;
  *     List<Hit> search(String query) { ... }               // holds a lease on "index" for the call
  *
  *     List<Hit> cached(String query, ResourceUnavailableException e) { ... }
+ *
+ *     @Guarded(resourceExpression = "#shard")            // the resource named by the argument
+ *     List<Hit> searchShard(String shard, String query) { ... }
  * }
  * }</pre>
  *
@@ -80,6 +83,19 @@ public @interface Guarded {
      * bean, and fails at startup elsewhere.
      */
     String value() default "";
+
+    /**
+     * A SpEL expression over the method's arguments whose value, per call, is the name of the
+     * resource to lease, for methods whose resource depends on an argument (a shard, a tenant):
+     * {@code @Guarded(resourceExpression = "#shard")}, {@code "'tenant-' + #tenant.id"}. Arguments
+     * are {@code #name} (when compiled with {@code -parameters}, as Spring Boot's build plugins do),
+     * {@code #p0} / {@code #a0} by position. Parsed once per method, at startup (a parse error fails
+     * the startup); evaluated before each call. A call whose expression fails, or yields null or a
+     * blank string, fails with an {@code IllegalStateException} naming the method and the
+     * expression, before the method runs. Exclusive with {@link #value()}. The name is the
+     * {@code resource} key of the guarded-call observation: use it for a bounded set of names.
+     */
+    String resourceExpression() default "";
 
     /**
      * The name of a method of the same bean to call instead when the resource is not live. It must

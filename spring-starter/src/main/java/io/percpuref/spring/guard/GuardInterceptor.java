@@ -150,16 +150,17 @@ final class GuardInterceptor implements MethodInterceptor {
         Object target = invocation.getThis();
         Class<?> targetClass = target != null ? AopUtils.getTargetClass(target) : invocation.getMethod().getDeclaringClass();
         GuardedMethod guarded = guardedMethod(invocation.getMethod(), targetClass);
+        String name = guarded.resourceName(invocation.getArguments());
         // Reactive: each subscription is the observed call; the body (assembly) only if it is refused or throws.
         GuardObserver.Call call = guarded.kind() == GuardedMethod.Kind.REACTIVE ? null
-                : startObservation(guarded, invocation, targetClass);
+                : startObservation(name, invocation, targetClass);
         Lease<?> lease;
         try {
-            lease = acquire(guarded);
+            lease = acquire(name);
         }
         catch (ResourceUnavailableException refused) {
             if (call == null) {
-                call = startObservation(guarded, invocation, targetClass);
+                call = startObservation(name, invocation, targetClass);
             }
             return refuse(invocation, guarded, refused, call);
         }
@@ -175,7 +176,7 @@ final class GuardInterceptor implements MethodInterceptor {
         catch (Throwable t) {
             lease.close();
             if (call == null) {
-                call = startObservation(guarded, invocation, targetClass);
+                call = startObservation(name, invocation, targetClass);
             }
             if (call != null) {
                 closeScope(scope);
@@ -192,7 +193,7 @@ final class GuardInterceptor implements MethodInterceptor {
             stopObservation(call, null);
             return result;
         }
-        return leaseFollows(result, lease, guarded, invocation, call);
+        return leaseFollows(result, lease, guarded, name, invocation, call);
     }
 
     /**
@@ -201,8 +202,8 @@ final class GuardInterceptor implements MethodInterceptor {
      * {@code call} (the observation of a stage, or of a {@code DYNAMIC} method's body) ends with the
      * lease it follows.
      */
-    private Object leaseFollows(Object result, Lease<?> lease, GuardedMethod guarded, MethodInvocation invocation,
-                                GuardObserver.@Nullable Call call) {
+    private Object leaseFollows(Object result, Lease<?> lease, GuardedMethod guarded, String name,
+                                MethodInvocation invocation, GuardObserver.@Nullable Call call) {
         if (result instanceof CompletionStage<?> stage) {
             return leaseFollows(stage, lease, call);
         }
@@ -213,7 +214,7 @@ final class GuardInterceptor implements MethodInterceptor {
         if (adapter == null) {
             return result;
         }
-        return ReactorGuards.leasePerSubscription(this, invocation, guarded, adapter, result,
+        return ReactorGuards.leasePerSubscription(this, invocation, guarded, name, adapter, result,
                 guarded.kind() == GuardedMethod.Kind.REACTIVE);
     }
 
@@ -240,17 +241,17 @@ final class GuardInterceptor implements MethodInterceptor {
         return dependent;
     }
 
-    /** Starts the observation of one call of {@code guarded}; null if calls are not observed. */
-    GuardObserver.@Nullable Call startObservation(GuardedMethod guarded, MethodInvocation invocation, Class<?> targetClass) {
+    /** Starts the observation of one call leasing {@code name}; null if calls are not observed. */
+    GuardObserver.@Nullable Call startObservation(String name, MethodInvocation invocation, Class<?> targetClass) {
         GuardObserver o = observer();
         return o == GuardObserver.NONE ? null
-                : o.start(registry().name(), guarded.resourceName(), invocation.getMethod(), targetClass);
+                : o.start(registry().name(), name, invocation.getMethod(), targetClass);
     }
 
-    /** Starts the observation of one call of {@code guarded} on {@code invocation}'s target. */
-    GuardObserver.@Nullable Call startObservation(GuardedMethod guarded, MethodInvocation invocation) {
+    /** Starts the observation of one call leasing {@code name} on {@code invocation}'s target. */
+    GuardObserver.@Nullable Call startObservation(String name, MethodInvocation invocation) {
         Object target = invocation.getThis();
-        return startObservation(guarded, invocation,
+        return startObservation(name, invocation,
                 target != null ? AopUtils.getTargetClass(target) : invocation.getMethod().getDeclaringClass());
     }
 
@@ -274,18 +275,19 @@ final class GuardInterceptor implements MethodInterceptor {
      * @throws ResourceUnavailableException if the resource is dying or released, or nothing is
      *                                      registered under its name
      */
-    Lease<?> acquire(GuardedMethod guarded) {
-        return registry().acquire(guarded.resourceName());
+    Lease<?> acquire(String name) {
+        return registry().acquire(name);
     }
 
     /**
      * The resolved guarded names under which nothing is registered in {@code refs} now, each with
-     * the methods it guards, in name order.
+     * the methods it guards, in name order. Names given by a {@code resourceExpression} are known
+     * only per call, and not checked.
      */
     Map<String, List<String>> unregisteredNames(RefRegistry refs) {
         Map<String, List<String>> unknown = new TreeMap<>();
         for (GuardedMethod m : this.methods.values()) {
-            if (refs.find(m.resourceName()).isEmpty()) {
+            if (m.resourceName() != null && refs.find(m.resourceName()).isEmpty()) {
                 unknown.computeIfAbsent(m.resourceName(), n -> new ArrayList<>()).add(m.description());
             }
         }

@@ -6,12 +6,19 @@ import io.percpuref.spring.GuardedResource;
 
 import org.jspecify.annotations.Nullable;
 import org.springframework.aop.support.AopUtils;
+import org.springframework.context.expression.MethodBasedEvaluationContext;
+import org.springframework.core.DefaultParameterNameDiscoverer;
 import org.springframework.core.KotlinDetector;
 import org.springframework.core.ReactiveAdapter;
 import org.springframework.core.ReactiveAdapterRegistry;
 import org.springframework.context.ApplicationListener;
 import org.springframework.core.annotation.AnnotatedElementUtils;
+import org.springframework.core.ParameterNameDiscoverer;
 import org.springframework.core.annotation.MergedAnnotations;
+import org.springframework.expression.EvaluationException;
+import org.springframework.expression.Expression;
+import org.springframework.expression.ParseException;
+import org.springframework.expression.spel.standard.SpelExpressionParser;
 import org.springframework.util.ClassUtils;
 import org.springframework.util.ReflectionUtils;
 import org.springframework.util.StringUtils;
@@ -19,13 +26,15 @@ import org.springframework.util.StringValueResolver;
 
 import java.lang.reflect.Method;
 import java.util.Arrays;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
 /**
  * What the guard needs to know about one guarded method of one target class, resolved once: the
- * resource name, how the lease follows the return type, and the fallback method, if any.
+ * resource name (or its parsed {@code resourceExpression}, evaluated per call), how the lease
+ * follows the return type, and the fallback method, if any.
  * Immutable; resolving it validates the annotation (see {@link #resolve}).
  */
 final class GuardedMethod {
@@ -64,9 +73,20 @@ final class GuardedMethod {
     /** Spring's registry of reactive types; it knows none unless Reactor is on the class path. */
     private static final ReactiveAdapterRegistry REACTIVE_TYPES = ReactiveAdapterRegistry.getSharedInstance();
 
+    /** Parses {@code resourceExpression}s; thread-safe, as are the expressions it makes. */
+    private static final SpelExpressionParser EXPRESSIONS = new SpelExpressionParser();
+
+    /** Names of the arguments in {@code resourceExpression}s: {@code -parameters}, Kotlin reflection. */
+    private static final ParameterNameDiscoverer PARAMETER_NAMES = new DefaultParameterNameDiscoverer();
+
     /** For error messages, e.g. {@code Search.find(String)}. */
     private final String description;
-    private final String resourceName;
+    /** The resource name; null if {@link #nameExpression} names the resource per call. */
+    private final @Nullable String resourceName;
+    /** The parsed {@code resourceExpression}; null if the name is {@link #resourceName}. */
+    private final @Nullable Expression nameExpression;
+    /** The method whose arguments {@link #nameExpression} reads (the most specific one). */
+    private final Method method;
     private final Kind kind;
     /** How the declared return type converts to and from a {@code Publisher}; REACTIVE only. */
     private final @Nullable ReactiveAdapter adapter;
@@ -77,10 +97,13 @@ final class GuardedMethod {
     /** Whether a refusal without a fallback returns quietly instead of failing (void methods only). */
     private final boolean skipsRefusals;
 
-    private GuardedMethod(String description, String resourceName, Kind kind, @Nullable ReactiveAdapter adapter,
+    private GuardedMethod(String description, @Nullable String resourceName, @Nullable Expression nameExpression,
+                          Method method, Kind kind, @Nullable ReactiveAdapter adapter,
                           @Nullable Method fallback, boolean fallbackTakesException, boolean skipsRefusals) {
         this.description = description;
         this.resourceName = resourceName;
+        this.nameExpression = nameExpression;
+        this.method = method;
         this.kind = kind;
         this.adapter = adapter;
         this.fallback = fallback;
@@ -95,8 +118,9 @@ final class GuardedMethod {
      * @throws IllegalStateException if the method is not guarded, a bare {@code @Guarded} is used
      *                               outside a {@code @GuardedResource} class, the method is a Kotlin
      *                               {@code suspend} function or returns a {@code CompletionStage}
-     *                               subtype other than {@code CompletableFuture}, or the fallback
-     *                               method is missing or does not fit; the message names the method
+     *                               subtype other than {@code CompletableFuture}, the fallback
+     *                               method is missing or does not fit, or the resource expression is
+     *                               given with a name or cannot be parsed; the message names the method
      */
     static GuardedMethod resolve(Method method, Class<?> targetClass, StringValueResolver resolver) {
         Method specific = AopUtils.getMostSpecificMethod(method, targetClass);
@@ -109,8 +133,18 @@ final class GuardedMethod {
         if (guarded == null) {
             throw new IllegalStateException(description + " is not annotated @Guarded, nor is its class");
         }
+        String expressionText = guarded.resourceExpression().trim();
+        Expression expression = null;
         String name = resolveName(resolver, guarded.value());
-        if (name.isEmpty()) {
+        if (!expressionText.isEmpty()) {
+            if (!guarded.value().isEmpty()) {
+                throw new IllegalStateException("@Guarded on " + description + " gives both a resource name ('"
+                        + guarded.value() + "') and a resourceExpression (\"" + expressionText + "\"): give one");
+            }
+            expression = parse(expressionText, description);
+            name = null;
+        }
+        else if (name.isEmpty()) {
             GuardedResource resource = AnnotatedElementUtils.findMergedAnnotation(targetClass, GuardedResource.class);
             if (resource == null) {
                 throw new IllegalStateException("@Guarded on " + description + " names no resource, and "
@@ -156,7 +190,18 @@ final class GuardedMethod {
             }
         };
         ReactiveAdapter adapter = kind == Kind.REACTIVE ? REACTIVE_TYPES.getAdapter(returnType) : null;
-        return new GuardedMethod(description, name, kind, adapter, fallback, takesException, skipsRefusals);
+        return new GuardedMethod(description, name, expression, specific, kind, adapter, fallback, takesException,
+                skipsRefusals);
+    }
+
+    private static Expression parse(String expressionText, String description) {
+        try {
+            return EXPRESSIONS.parseExpression(expressionText);
+        }
+        catch (ParseException e) {
+            throw new IllegalStateException("@Guarded(resourceExpression = \"" + expressionText + "\") on " + description
+                    + " cannot be parsed: " + e.getMessage(), e);
+        }
     }
 
     /**
@@ -251,8 +296,49 @@ final class GuardedMethod {
         return this.description;
     }
 
-    String resourceName() {
+    /** The resource name; null if it is named per call ({@link #resourceName(Object[])}). */
+    @Nullable String resourceName() {
         return this.resourceName;
+    }
+
+    /**
+     * The name of the resource that a call with {@code args} leases: the annotation's, or the value
+     * of its {@code resourceExpression} over {@code args}.
+     *
+     * @throws IllegalStateException naming the method and the expression if the expression fails or
+     *                               yields null or a blank string
+     */
+    String resourceName(Object[] args) {
+        String name = this.resourceName;
+        if (name != null) {
+            return name;
+        }
+        Expression expression = Objects.requireNonNull(this.nameExpression);
+        Object value;
+        try {
+            value = expression.getValue(new MethodBasedEvaluationContext(null, this.method, args, PARAMETER_NAMES));
+        }
+        catch (EvaluationException e) {
+            throw new IllegalStateException(expressionFailure(expression) + " failed: " + e.getMessage()
+                    + parameterNamesHint(), e);
+        }
+        name = value != null ? value.toString().trim() : null;
+        if (name == null || name.isEmpty()) {
+            throw new IllegalStateException(expressionFailure(expression) + " yielded "
+                    + (value == null ? "null" : "'" + value + "'") + ", not a resource name" + parameterNamesHint());
+        }
+        return name;
+    }
+
+    private String expressionFailure(Expression expression) {
+        return "@Guarded(resourceExpression = \"" + expression.getExpressionString() + "\") on " + this.description;
+    }
+
+    /** Why {@code #name} may be null: the method was compiled without {@code -parameters}. */
+    private String parameterNamesHint() {
+        return this.method.getParameterCount() > 0 && PARAMETER_NAMES.getParameterNames(this.method) == null
+                ? " (the parameter names of this method are unknown: compile with -parameters, or write #p0, #p1, ...)"
+                : "";
     }
 
     Kind kind() {
@@ -285,7 +371,9 @@ final class GuardedMethod {
 
     @Override
     public String toString() {
-        return "@Guarded(\"" + this.resourceName + "\") " + this.description + " [" + this.kind
+        return (this.nameExpression != null
+                ? "@Guarded(resourceExpression = \"" + this.nameExpression.getExpressionString() + "\") "
+                : "@Guarded(\"" + this.resourceName + "\") ") + this.description + " [" + this.kind
                 + (this.fallback != null ? ", fallback " + this.fallback.getName() : "") + "]";
     }
 }

@@ -45,15 +45,15 @@ final class ReactorGuards {
      * cancel), or, if the subscription is refused, once the refusal's answer is assembled.
      */
     static Object leasePerSubscription(GuardInterceptor guard, MethodInvocation invocation, GuardedMethod guarded,
-                                       ReactiveAdapter adapter, Object source, boolean observe) {
+                                       String name, ReactiveAdapter adapter, Object source, boolean observe) {
         Publisher<Object> publisher = adapter.toPublisher(source);
         if (adapter.isMultiValue()) {
             Flux<Object> flux = Flux.from(publisher);
             return adapter.fromPublisher(Flux.defer(() -> {
-                GuardObserver.Call call = observe ? guard.startObservation(guarded, invocation) : null;
+                GuardObserver.Call call = observe ? guard.startObservation(name, invocation) : null;
                 Lease<?> lease;
                 try {
-                    lease = guard.acquire(guarded);
+                    lease = guard.acquire(name);
                 }
                 catch (ResourceUnavailableException refused) {
                     return refusedPublisher(guard, invocation, guarded, adapter, refused, call);
@@ -67,10 +67,10 @@ final class ReactorGuards {
         }
         Mono<Object> mono = Mono.from(publisher);
         return adapter.fromPublisher(Mono.defer(() -> {
-            GuardObserver.Call call = observe ? guard.startObservation(guarded, invocation) : null;
+            GuardObserver.Call call = observe ? guard.startObservation(name, invocation) : null;
             Lease<?> lease;
             try {
-                lease = guard.acquire(guarded);
+                lease = guard.acquire(name);
             }
             catch (ResourceUnavailableException refused) {
                 return Mono.from(refusedPublisher(guard, invocation, guarded, adapter, refused, call));
