@@ -79,7 +79,8 @@ class StarterLayoutTests {
                 ROOT + ".actuate", Set.of("PercpuRefsEndpoint", "PercpuRefsHealthIndicator"),
                 ROOT + ".guard", Set.of("GuardedBeanPostProcessor", "GuardedResourceRegistrar", "ObservationGuardObserver"),
                 ROOT + ".lifecycle", Set.of("PercpuRefLifecycle"),
-                ROOT + ".web", Set.of("ResourceUnavailableExceptionHandler")));
+                ROOT + ".web", Set.of("ResourceUnavailableExceptionHandler"),
+                ROOT + ".test", Set.of("AutoConfigurePercpuRef")));
     }
 
     @Test
