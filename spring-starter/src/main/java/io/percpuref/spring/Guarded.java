@@ -1,5 +1,7 @@
 package io.percpuref.spring;
 
+import org.springframework.aot.hint.annotation.Reflective;
+
 import java.lang.annotation.Documented;
 import java.lang.annotation.ElementType;
 import java.lang.annotation.Inherited;
@@ -68,12 +70,17 @@ import java.lang.annotation.Target;
  * {@code destroy()} of {@link AutoCloseable} / {@code DisposableBean} beans, are never guarded by a
  * type-level annotation.
  *
+ * <p>Ready for native images: {@code @Guarded} is {@link Reflective @Reflective}, so Spring's AOT
+ * processing registers reflection hints for the guarded methods (invoked reflectively by the
+ * proxy) and their fallback methods (invoked reflectively by the guard).
+ *
  * @see GuardedResource
  */
 @Target({ElementType.METHOD, ElementType.TYPE})
 @Retention(RetentionPolicy.RUNTIME)
 @Inherited
 @Documented
+@Reflective(GuardedReflectiveProcessor.class)
 public @interface Guarded {
 
     /**
