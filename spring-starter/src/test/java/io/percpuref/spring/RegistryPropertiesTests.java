@@ -54,6 +54,14 @@ class RegistryPropertiesTests {
     }
 
     @Test
+    void theShutdownTimeoutAlsoBoundsTheRegistrysOwnClose() {
+        this.runner.run(context -> assertThat(context.getBean(RefRegistry.class).shutdownTimeout())
+                .isEqualTo(Duration.ofSeconds(30)));
+        this.runner.withPropertyValues("percpu-ref.shutdown.timeout=2s").run(context ->
+                assertThat(context.getBean(RefRegistry.class).shutdownTimeout()).isEqualTo(Duration.ofSeconds(2)));
+    }
+
+    @Test
     void aSamplingIntervalOfOneTracksEveryLease() {
         this.runner.withPropertyValues("percpu-ref.leak-sampling-interval=1").run(context -> {
             ManagedResource<Object> cache = context.getBean(RefRegistry.class).register("cache", new Object(), r -> { });

@@ -78,7 +78,8 @@ final class PercpuRefConfigurations {
                     .leakDetection(properties.getLeakDetection())
                     .leakSamplingInterval(properties.getLeakSamplingInterval())
                     .reclaimLeaks(properties.isReclaimLeaks())
-                    .stuckThreshold(properties.getStuckThreshold());
+                    .stuckThreshold(properties.getStuckThreshold())
+                    .shutdownTimeout(properties.getShutdown().getTimeout());
             Executor executor = callbackExecutor(properties.getCallbackExecutor(), beanFactory);
             if (executor != null) {
                 builder.callbackExecutor(executor);
