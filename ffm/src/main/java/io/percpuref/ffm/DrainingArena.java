@@ -46,8 +46,8 @@ import java.util.concurrent.CompletionStage;
  * such a use fails with the JDK's own {@link IllegalStateException} ("Already closed"), never with a
  * crash. A segment held by a downcall or by asynchronous I/O outside any lease when the last lease
  * closes makes the JDK's close fail: that release fails ({@link #freed()} completes exceptionally,
- * the registry counts and reports a release failure) and the memory stays until the garbage
- * collector finds the arena unreachable.
+ * the registry counts and reports a release failure) and the memory stays allocated (mapped), since
+ * a shared arena frees it only in its {@code close()}. That is a bug to fix, not a state to retry.
  *
  * <p>Cost: a lease is the registry's lease (an uncontended CAS and the ref's per-CPU get/put, plus
  * the sampled leak tracking) and one small wrapper object; the segment accesses themselves are the
@@ -101,8 +101,8 @@ public final class DrainingArena implements Arena {
         } catch (IllegalStateException e) {
             IllegalStateException failure = new IllegalStateException("arena '" + name + "' ["
                     + RefState.RELEASING + "]: its memory could not be freed after the last lease was closed: a "
-                    + "segment is in use outside any lease (a downcall or asynchronous I/O); it stays allocated "
-                    + "until the arena is garbage-collected", e);
+                    + "segment is in use outside any lease (a downcall or asynchronous I/O); the memory stays "
+                    + "allocated (mapped): a shared arena frees it only in close()", e);
             freed.completeExceptionally(failure);
             throw failure;
         }
