@@ -134,6 +134,53 @@ class ArenaReplacementStressTest {
         }
     }
 
+    @Test
+    void allocationsRacingCloseEitherSucceedOrAreRefusedNeverTheJdksException() throws Exception {
+        long seconds = Long.getLong("percpuref.stress.seconds", 2);
+        Queue<Throwable> unexpected = new ConcurrentLinkedQueue<>();
+        LongAdder allocated = new LongAdder();
+        LongAdder refused = new LongAdder();
+        try (RefRegistry registry = RefRegistry.builder().name("arena-alloc-stress").build()) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+            for (int round = 0; System.nanoTime() < deadline; round++) {
+                DrainingArena arena = DrainingArena.open(registry, "alloc-" + round);
+                List<Thread> allocators = new ArrayList<>();
+                for (int t = 0; t < 2; t++) {
+                    allocators.add(Thread.ofPlatform().start(() -> {
+                        while (true) {
+                            MemorySegment segment;
+                            try {
+                                segment = arena.allocate(256, 8); // under a lease: refused, never the JDK's ISE
+                                allocated.increment();
+                            } catch (ResourceUnavailableException e) {
+                                refused.increment();
+                                return;
+                            } catch (Throwable e) {
+                                unexpected.add(e);
+                                return;
+                            }
+                            try {
+                                segment.fill((byte) 1); // no lease: the arena may be freed by now
+                            } catch (IllegalStateException freedMeanwhile) {
+                                return;
+                            }
+                        }
+                    }));
+                }
+                Thread.onSpinWait();
+                arena.close();
+                for (Thread t : allocators) {
+                    t.join(TimeUnit.SECONDS.toMillis(30));
+                    assertThat(t.isAlive()).isFalse();
+                }
+                arena.freed().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            }
+        }
+        assertThat(unexpected).isEmpty();
+        assertThat(allocated.sum()).isPositive();
+        assertThat(refused.sum()).isPositive();
+    }
+
     /** Reads every byte of the generation's segment and checks it; throws AssertionError on a wrong one. */
     private static void verify(Generation g, int size) {
         MemorySegment s = g.segment();
