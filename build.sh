@@ -15,7 +15,9 @@
 #
 # Not set up here: the second run of the core and starter tests on JDK 25 happens when
 # ${jdk25.home}/bin/java exists (default in .mvn/maven.config); otherwise the build prints one
-# "JDK 25 test run ... SKIPPED" line per module and goes on.
+# "JDK 25 test run ... SKIPPED" line per module and goes on. The same JDK builds and tests the FFM
+# modules (ffm/, examples/ffm-arena, benchmarks/ffm; release 22); without it they are left out and
+# the build says "percpu-ref-ffm, ... SKIPPED" at its start (docs/ffm.md).
 set -euo pipefail
 cd "$(dirname "$0")"
 

@@ -1,0 +1,268 @@
+package io.percpuref.benchmarks.ffm;
+
+import io.percpuref.ResourceUnavailableException;
+import io.percpuref.ffm.ArenaLease;
+import io.percpuref.ffm.DrainingArena;
+import io.percpuref.registry.LeakDetection;
+import io.percpuref.registry.RefRegistry;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Group;
+import org.openjdk.jmh.annotations.GroupThreads;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * Latency of closing a shared arena while {@value #READERS} other threads read from it: ours
+ * ({@link DrainingArena}) against the JDK's {@link Arena#ofShared()}.
+ *
+ * <p>Each {@code @Group} runs one measuring thread and {@value #READERS} readers. A reader reads a
+ * 4 KiB block of the arena that is current now (ours under a lease; the JDK's directly, catching
+ * the {@link IllegalStateException} of a closed arena), again and again. Before each sampled close
+ * a per-invocation setup (excluded from the timing) opens a new arena, publishes it, and waits
+ * until every reader has completed {@value #ARM_READS} reads of it, so every close hits an arena
+ * in use.
+ * <ul>
+ *   <li>{@code ourClose}: {@code close()} returning (the kill; never waits, never throws);</li>
+ *   <li>{@code ourConfirm}: {@code kill()} until its confirm stage completed (a callback-executor
+ *       hand-off);</li>
+ *   <li>{@code ourFreed}: {@code close()} until {@code freed()} completed: the readers' last
+ *       leases closed, then the JDK's own close ran on the callback executor;</li>
+ *   <li>{@code jdkClose}: {@code Arena.close()} of a plain shared arena, retried until it does not
+ *       throw, as users must (it throws while a session is acquired; plain reads do not acquire it,
+ *       so here it succeeds at the first try and the time is the JDK's handshake).</li>
+ * </ul>
+ * Only the measuring thread's samples matter ({@code <group>:close}); the readers' are a by-product.
+ */
+@BenchmarkMode(Mode.SampleTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+public class ArenaCloseBenchmark {
+
+    static final int READERS = 2;
+    static final int BLOCK = 4096;
+    /** Reads each reader completes on a new arena before it is closed. */
+    static final long ARM_READS = 20;
+    /** Upper bound on that wait, so the end of an iteration (readers stopped) cannot hang it. */
+    static final long ARM_TIMEOUT_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+    /** Longs between two readers' counters: 128 bytes, never one cache line. */
+    private static final int PAD = 16;
+
+    /** The arena readers use now: one of ours, or a JDK one, with its 4 KiB segment. */
+    record Current(DrainingArena ours, Arena jdk, MemorySegment segment) {
+    }
+
+    /** State of one group: the registry, the current arena, the readers' progress. */
+    @State(Scope.Group)
+    public static class Target {
+        RefRegistry registry;
+        volatile Current current;
+        final AtomicLongArray progress = new AtomicLongArray((READERS + 1) * PAD);
+        final AtomicInteger readers = new AtomicInteger();
+        final AtomicInteger names = new AtomicInteger();
+
+        @Setup(Level.Trial)
+        public void open() {
+            registry = RefRegistry.builder().name("arena-close").leakDetection(LeakDetection.DISABLED).build();
+        }
+
+        @TearDown(Level.Trial)
+        public void close() {
+            Current c = current;
+            if (c != null && c.jdk() != null && c.jdk().scope().isAlive()) {
+                c.jdk().close();
+            }
+            registry.shutdown(Duration.ofSeconds(10));
+        }
+
+        Current ours() {
+            DrainingArena arena = DrainingArena.open(registry, "arena-" + names.incrementAndGet());
+            return new Current(arena, null, filled(arena.allocate(BLOCK, 8)));
+        }
+
+        Current jdk() {
+            Arena arena = Arena.ofShared();
+            return new Current(null, arena, filled(arena.allocate(BLOCK, 8)));
+        }
+
+        private static MemorySegment filled(MemorySegment segment) {
+            for (int i = 0; i < BLOCK / 8; i++) {
+                segment.setAtIndex(ValueLayout.JAVA_LONG, i, i);
+            }
+            return segment;
+        }
+
+        /** Publishes {@code next} and waits until each reader has read it {@link #ARM_READS} times. */
+        void publish(Current next, long[] seen) {
+            current = next;
+            for (int i = 0; i < READERS; i++) {
+                seen[i] = progress.get((i + 1) * PAD);
+            }
+            long deadline = System.nanoTime() + ARM_TIMEOUT_NANOS;
+            for (int i = 0; i < READERS && System.nanoTime() < deadline; ) {
+                if (progress.get((i + 1) * PAD) - seen[i] >= ARM_READS) {
+                    i++;
+                } else {
+                    Thread.onSpinWait();
+                }
+            }
+        }
+    }
+
+    /** A reader's slot. */
+    @State(Scope.Thread)
+    public static class Reader {
+        int slot;
+
+        @Setup(Level.Trial)
+        public void join(Target target) {
+            int index = target.readers.getAndIncrement();
+            if (index >= READERS) {
+                throw new IllegalStateException("more readers than " + READERS + " in one group");
+            }
+            slot = (index + 1) * PAD;
+        }
+    }
+
+    /** The closer's per-invocation setup for our arenas: a new, read arena. */
+    @State(Scope.Thread)
+    public static class OursArmed {
+        final long[] seen = new long[READERS];
+
+        @Setup(Level.Invocation)
+        public void arm(Target target) {
+            target.publish(target.ours(), seen);
+        }
+    }
+
+    /** The closer's per-invocation setup for JDK arenas: a new, read arena. */
+    @State(Scope.Thread)
+    public static class JdkArmed {
+        final long[] seen = new long[READERS];
+
+        @Setup(Level.Invocation)
+        public void arm(Target target) {
+            target.publish(target.jdk(), seen);
+        }
+    }
+
+    static long sum(MemorySegment segment) {
+        long sum = 0;
+        for (int i = 0; i < BLOCK / 8; i++) {
+            sum += segment.getAtIndex(ValueLayout.JAVA_LONG, i);
+        }
+        return sum;
+    }
+
+    static long readOurs(Target target, Reader reader) {
+        Current c = target.current;
+        if (c == null || c.ours() == null) {
+            return 0;
+        }
+        try (ArenaLease lease = c.ours().acquire()) {
+            long sum = sum(c.segment());
+            target.progress.lazySet(reader.slot, target.progress.get(reader.slot) + 1);
+            return sum;
+        } catch (ResourceUnavailableException closed) {
+            return -1;
+        }
+    }
+
+    static long readJdk(Target target, Reader reader) {
+        Current c = target.current;
+        if (c == null || c.jdk() == null) {
+            return 0;
+        }
+        try {
+            long sum = sum(c.segment());
+            target.progress.lazySet(reader.slot, target.progress.get(reader.slot) + 1);
+            return sum;
+        } catch (IllegalStateException closed) {
+            return -1;
+        }
+    }
+
+    /** Our close() returning: the kill. */
+    @Benchmark
+    @Group("ourClose")
+    @GroupThreads(1)
+    public void close(Target target, OursArmed armed) {
+        target.current.ours().close();
+    }
+
+    @Benchmark
+    @Group("ourClose")
+    @GroupThreads(READERS)
+    public long closeReader(Target target, Reader reader) {
+        return readOurs(target, reader);
+    }
+
+    /** Our kill until it is confirmed. */
+    @Benchmark
+    @Group("ourConfirm")
+    @GroupThreads(1)
+    public void confirm(Target target, OursArmed armed) {
+        target.current.ours().kill().toCompletableFuture().join();
+    }
+
+    @Benchmark
+    @Group("ourConfirm")
+    @GroupThreads(READERS)
+    public long confirmReader(Target target, Reader reader) {
+        return readOurs(target, reader);
+    }
+
+    /** Our close until the memory is freed: last lease closed, JDK close run on the callback executor. */
+    @Benchmark
+    @Group("ourFreed")
+    @GroupThreads(1)
+    public void freed(Target target, OursArmed armed) {
+        DrainingArena arena = target.current.ours();
+        arena.close();
+        arena.freed().toCompletableFuture().join();
+    }
+
+    @Benchmark
+    @Group("ourFreed")
+    @GroupThreads(READERS)
+    public long freedReader(Target target, Reader reader) {
+        return readOurs(target, reader);
+    }
+
+    /** The JDK's shared arena close, retried until it succeeds; returns the number of failed tries. */
+    @Benchmark
+    @Group("jdkClose")
+    @GroupThreads(1)
+    public int jdkClose(Target target, JdkArmed armed) {
+        Arena arena = target.current.jdk();
+        int failed = 0;
+        while (true) {
+            try {
+                arena.close();
+                return failed;
+            } catch (IllegalStateException acquired) {
+                failed++;
+                Thread.onSpinWait();
+            }
+        }
+    }
+
+    @Benchmark
+    @Group("jdkClose")
+    @GroupThreads(READERS)
+    public long jdkCloseReader(Target target, Reader reader) {
+        return readJdk(target, reader);
+    }
+}
