@@ -11,6 +11,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
@@ -86,7 +87,7 @@ import java.util.function.Consumer;
  *
  * <p>See {@code docs/semantics.md} for the full contract and the kernel API mapping.
  */
-public final class PercpuRef {
+public final class PercpuRef extends PercpuRefFields {
 
     /*
      * Implementation overview
@@ -95,8 +96,8 @@ public final class PercpuRef {
      *
      *   count    the atomic part. In per-CPU mode it holds BIAS + (references counted atomically);
      *            in atomic mode it is the exact count, and the put that takes it to zero releases.
-     *   slots    per-CPU deltas: the `base` field and, once contention has been seen, a padded
-     *            long[] of stripes. Each slot holds 2 * (gets - puts made through it), modulo 2^64;
+     *   slots    per-CPU deltas: the `base` field and, once contention has been seen, a table of
+     *            stripes (a padded long[]). Each slot holds 2 * (gets - puts made through it), modulo 2^64;
      *            only the sum of all slots / 2 plus (count - BIAS) is meaningful.
      *
      * Sealable slots (the "CAS" design): the fast path reads its slot and CASes v -> v + 2*delta
@@ -121,11 +122,22 @@ public final class PercpuRef {
      * the same atomic add that folds in the sealed sum, and added back before any slot is
      * unsealed on the way back to per-CPU mode.
      *
-     * Inflation: a new ref has no stripe array (stripes == null) and counts through `base`, so an
+     * Inflation: a new ref has no stripe table (stripes == null) and counts through `base`, so an
      * idle ref costs one object. The first failed CAS on `base` that is not caused by sealing
-     * inflates: a padded long[] is CAS-published into `stripes` and from then on threads pick a
-     * stripe by a Fibonacci hash of their thread id. The array is never replaced; sealing CASes a
-     * null `stripes` to the SEALED_NO_STRIPES marker so that nobody can inflate behind the switch.
+     * inflates: a table of 2 stripes (64 bytes apart) is CAS-published into `stripes`. Sealing CASes
+     * a null `stripes` to the SEALED_NO_STRIPES marker so that nobody can inflate behind the switch.
+     *
+     * Stripe choice and growth: a thread's stripe is the low bits of its probe (a ThreadLocal shared
+     * by all refs, numbered in the order threads first need one, so consecutive threads get distinct
+     * stripes whatever their ids; thread ids are not used). A CAS lost to another counting thread
+     * moves the thread to another stripe; a second lost CAS in the same operation means the
+     * collision persists after moving, and the table doubles (up to the configured stripe count).
+     * Growth runs under the control lock (tryLock: a fast-path thread never waits for it) in per-CPU
+     * mode only: it seals each stripe of the old table with getAndSet, writes the captured value to
+     * the same stripe of the new table, publishes the new table, and steps the switch sequence. The
+     * old table stays sealed for ever; a thread that finds its stripe sealed re-reads `stripes` and
+     * retries in a newer table, or (same table: a switch sealed it) takes the slow path. A switch
+     * holds the lock too, so it seals and unseals exactly the table that is current.
      *
      * Linearizability of kill (Guarantee 3): kill sets DEAD (volatile write) and then seals every
      * slot, all before it returns. tryGetLive reads DEAD first; if it is clear, the thread adds to
@@ -162,8 +174,8 @@ public final class PercpuRef {
      * changed only with atomic read-modify-writes. These form synchronizes-with chains, which give
      * the happens-before edges stated in the class javadoc.
      *
-     * Limits: two threads whose ids hash to the same stripe share it (CAS retries, no rehash);
-     * the stripe array is not deflated. approximateCount() is not a snapshot. In per-CPU mode a
+     * Limits: two threads may share a stripe until they collide (a thread only moves when it loses
+     * a CAS); tables are not shrunk. approximateCount() is not a snapshot. In per-CPU mode a
      * total above MAX_COUNT is only found at the next switch (reported); beyond 2^62 outstanding
      * references the fold would be wrong.
      */
@@ -191,8 +203,20 @@ public final class PercpuRef {
     static final long SEAL = 1L;
     /** Value a switch writes into a slot it seals. */
     static final long SEALED = SEAL;
-    /** Longs per stripe: 128 bytes, so two stripes never share a cache line or an adjacent pair. */
-    static final int PAD = 16;
+    /**
+     * Longs per stripe: stripes are 64 bytes apart, so two never share a cache line. (128 bytes, one
+     * adjacent-line pair each, would double a 2-stripe table and break the 512-byte budget of a ref
+     * that two threads contended on; see docs/benchmarks.md, "Layout".)
+     */
+    static final int PAD = 8;
+    /**
+     * Index of stripe 0 in a table; stripe k is at {@code SLOT0 + k * PAD}, the same index in every
+     * table size. A table of n stripes has {@code n * PAD + SLOT0} longs, so each stripe has 56 bytes
+     * of its own table (or the array header) on either side: no neighbour object shares its line.
+     */
+    static final int SLOT0 = PAD - 1;
+    /** Stripes of the first table, published at the first contended CAS on {@code base}. */
+    static final int MIN_STRIPES = 2;
     /** Largest number of stripes a ref may be built with. */
     static final int MAX_STRIPES = 1 << 16;
     /** {@code stripes} value once sealed before any inflation: nobody may inflate behind a switch. */
@@ -200,8 +224,10 @@ public final class PercpuRef {
     /** Returned by switchToAtomic(): read-only, so one instance serves every ref. */
     private static final CompletionStage<Void> COMPLETED =
             CompletableFuture.<Void>completedFuture(null).minimalCompletionStage();
-    /** Fibonacci hashing multiplier: spreads consecutive thread ids over distant stripes. */
-    private static final long GOLDEN = 0x9E3779B97F4A7C15L;
+    /** Numbers the threads that need a probe, in the order they first count on a stripe table. */
+    private static final AtomicInteger PROBES = new AtomicInteger();
+    /** Each thread's stripe probe, shared by all refs (as Striped64's probe in {@code Thread}). */
+    private static final ThreadLocal<Probe> PROBE = ThreadLocal.withInitial(Probe::new);
 
     /** Killed in this life: tryGetLive fails. Cleared by resurrect/reinit. */
     private static final int DEAD = 1;
@@ -235,6 +261,7 @@ public final class PercpuRef {
     static {
         try {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
+            // declared in PercpuRefFields (layout); resolved through this class, the receiver type
             COUNT = lookup.findVarHandle(PercpuRef.class, "count", long.class);
             BASE = lookup.findVarHandle(PercpuRef.class, "base", long.class);
             STRIPES = lookup.findVarHandle(PercpuRef.class, "stripes", long[].class);
@@ -255,21 +282,12 @@ public final class PercpuRef {
     private final Consumer<? super PercpuRefException> errorReporter;
     /** Whether resurrect()/reinit() are permitted. */
     private final boolean allowReinit;
-    /** Number of stripes once inflated (a power of two). */
+    /** The most stripes a table may grow to (a power of two). */
     private final int stripeCount;
-    /** Right shift that turns a 64-bit Fibonacci hash into a stripe index (64 - log2(stripeCount)). */
-    private final int stripeShift;
     /** Serializes this ref's control operations; never held while user code runs. */
     private final ReentrantLock control = new ReentrantLock();
 
-    /** The atomic part of the count; BIAS-ed in per-CPU mode. Changed only by atomic RMW. */
-    private volatile long count;
-    /** The per-CPU slot used before inflation; SEALED in atomic mode. */
-    private volatile long base;
-    /** null (not inflated), SEALED_NO_STRIPES (sealed before inflation), or the padded stripes. */
-    private volatile long[] stripes;
-    /** DEAD | ATOMIC | FORCE_ATOMIC | RELEASED | SWITCHING, and the switch sequence; written only under {@link #control}. */
-    private volatile int state;
+    // count, base, state and stripes are declared in PercpuRefFields, behind padding (layout).
     /** Completes after the release callback of the current life; created lazily. Written under control. */
     private volatile CompletableFuture<Void> releasedStage;
     /** The thread running the release callback right now, or null: it must not wait for itself. */
@@ -285,7 +303,6 @@ public final class PercpuRef {
         this.errorReporter = b.errorReporter;
         this.allowReinit = b.allowReinit || b.initAtomic || b.initDead;
         this.stripeCount = b.stripes != 0 ? b.stripes : defaultStripes();
-        this.stripeShift = 64 - Integer.numberOfTrailingZeros(stripeCount);
         if (b.initDead) {
             this.count = 0;
             this.base = SEALED;
@@ -457,46 +474,176 @@ public final class PercpuRef {
         return addToStripe(s, delta << 1);
     }
 
-    /** Adds {@code twiceDelta} to the calling thread's stripe unless it is sealed. */
+    /**
+     * Adds {@code twiceDelta} to the calling thread's stripe in table {@code s} unless it is sealed.
+     * A stripe sealed by a growth of the table sends the thread to the new table; one sealed by a
+     * switch (the table is still current) sends it to the atomic counter. A CAS lost to another
+     * counting thread moves this thread to another stripe, and a second one in the same operation
+     * (it collides again after moving) grows the table.
+     */
     private boolean addToStripe(long[] s, long twiceDelta) {
-        if (s.length == 0) {
-            return false; // SEALED_NO_STRIPES
-        }
-        int i = stripeOffset();
+        Probe probe = PROBE.get();
+        int failures = 0;
         for (;;) {
+            if (s.length == 0) {
+                return false; // SEALED_NO_STRIPES
+            }
+            int i = slotIndex(probe.value, s.length >>> 3);
             long v = slotVolatile(s, i);
             if ((v & SEAL) != 0) {
-                return false;
+                long[] current = stripes;
+                if (current == s) {
+                    return false;
+                }
+                s = current; // this table was outgrown (never unsealed again): count in the new one
+                continue;
             }
-            if (casSlot(s, i, v, v + twiceDelta)) {
+            long witness = caeSlot(s, i, v, v + twiceDelta);
+            if (witness == v) {
                 return true;
+            }
+            if ((witness & SEAL) == 0) {
+                s = contended(s, probe, ++failures);
             }
         }
     }
 
-    /** Index into the stripe array of the calling thread's stripe (one leading pad line). */
-    int stripeOffset() {
-        long h = Thread.currentThread().getId() * GOLDEN;
-        int stripe = stripeCount == 1 ? 0 : (int) (h >>> stripeShift);
-        return (stripe + 1) * PAD;
+    /**
+     * After the calling thread lost a CAS on its stripe of table {@code s} to another counting
+     * thread: moves the thread to another stripe and, from its second lost CAS in one operation (it
+     * collided again after moving), doubles the table, up to the configured number of stripes.
+     *
+     * @param failures lost CASes in this operation so far, this one included
+     * @return the table to retry in
+     */
+    long[] contended(long[] s, Probe probe, int failures) {
+        int n = s.length >>> 3;
+        if (n > 1) {
+            probe.move(n);
+        }
+        if (failures > 1 && n < stripeCount) {
+            return grow(s);
+        }
+        return stripes;
     }
 
-    /** Whether a stripe array has been published (for tests: inflation must follow real contention). */
+    /**
+     * Replaces table {@code s} by one twice its size, unless another thread holds the control lock
+     * (then someone else is growing or switching: the caller just retries), the table is no longer
+     * current, at its cap, or the ref is in atomic mode. Under the lock, in per-CPU mode, every stripe
+     * of the current table is unsealed; each is sealed with getAndSet, which captures its exact value,
+     * and the value is written to the same stripe of the new table before it is published. A thread
+     * that still adds to the old table finds its stripe sealed and moves to the new one; a switch,
+     * which also holds the lock, seals either the whole old table or the whole new one. The switch
+     * sequence is stepped as for a switch, so approximateCount() does not read a half-moved table.
+     *
+     * @return the current table after the attempt
+     */
+    long[] grow(long[] s) {
+        if (!control.tryLock()) {
+            return stripes;
+        }
+        try {
+            int n = s.length >>> 3;
+            if (n == 0 || stripes != s || n >= stripeCount || (state & ATOMIC) != 0) {
+                return stripes;
+            }
+            long[] bigger = newTable(2 * n);
+            beginSwitchLocked();
+            for (int i = SLOT0; i < s.length; i += PAD) {
+                bigger[i] = getAndSetSlot(s, i, SEALED); // stripe k keeps index k; its threads go to k or k + n
+            }
+            // release: the moved values are in the table before any thread can add to it
+            stripes = bigger;
+            endSwitchLocked(0, 0);
+            return bigger;
+        } finally {
+            control.unlock();
+        }
+    }
+
+    /** A zeroed table of {@code n} stripes (a power of two): {@code n * PAD + SLOT0} longs. */
+    private static long[] newTable(int n) {
+        return new long[n * PAD + SLOT0];
+    }
+
+    /** Index of the stripe {@code probe} selects in a table of {@code n} stripes (a power of two). */
+    private static int slotIndex(int probe, int n) {
+        return ((probe & (n - 1)) * PAD) + SLOT0;
+    }
+
+    /**
+     * Index of the calling thread's stripe in the current table (in a first table, if the ref has none
+     * yet), for tests.
+     */
+    int stripeOffset() {
+        long[] s = stripes;
+        int n = s == null || s.length == 0 ? Math.min(MIN_STRIPES, stripeCount) : s.length >>> 3;
+        return slotIndex(PROBE.get().value, n);
+    }
+
+    /** Stripes in the current table; 0 if the ref has none (not inflated, or sealed before it did). */
+    int stripesInUse() {
+        long[] s = stripes;
+        return s == null ? 0 : s.length >>> 3;
+    }
+
+    /**
+     * For tests: what the fast path does when the calling thread loses its {@code failures}-th CAS
+     * of an operation on the current table (the ref must be inflated).
+     */
+    void collided(int failures) {
+        contended(stripes, PROBE.get(), failures);
+    }
+
+    /** Whether a stripe table has been published (for tests: inflation must follow real contention). */
     boolean inflated() {
         long[] s = stripes;
         return s != null && s.length > 0;
     }
 
-    /** Publishes the stripe array unless another thread did, or a switch sealed it first. */
+    /**
+     * Publishes a first table of {@value #MIN_STRIPES} stripes (one if the ref is built with one)
+     * unless another thread did, or a switch sealed the field first.
+     */
     long[] inflate() {
         long[] s = stripes;
         if (s != null) {
             return s;
         }
-        long[] fresh = new long[(stripeCount + 1) * PAD];
+        long[] fresh = newTable(Math.min(MIN_STRIPES, stripeCount));
         // release: the zeroed array is published before any thread adds to it
         long[] witness = (long[]) STRIPES.compareAndExchange(this, (long[]) null, fresh);
         return witness == null ? fresh : witness;
+    }
+
+    /**
+     * A thread's stripe probe: the low bits select its stripe in a table of any size. The first value
+     * is the thread's number (in the order threads first count on a table) times an odd constant, a
+     * bijection modulo every power of two: threads that start counting one after another get
+     * different stripes whatever their thread ids. A thread that collides moves to another stripe;
+     * the probe is shared by all refs, so it stays away from the collision for all of them. Only
+     * its own thread writes it.
+     */
+    static final class Probe {
+        int value;
+
+        Probe() {
+            value = PROBES.getAndIncrement() * 0x9E3779B9;
+        }
+
+        /** Moves to a pseudo-random other stripe of a table of {@code n > 1} stripes (xorshift). */
+        void move(int n) {
+            int old = value;
+            int x = old;
+            x ^= x << 13;
+            x ^= x >>> 17;
+            x ^= x << 5;
+            if (((x ^ old) & (n - 1)) == 0) {
+                x ^= 1;
+            }
+            value = x;
+        }
     }
 
     // ------------------------------------------------------------------------------------------
@@ -946,7 +1093,7 @@ public final class PercpuRef {
             s = (long[]) STRIPES.compareAndExchange(this, (long[]) null, SEALED_NO_STRIPES);
         }
         if (s != null) {
-            for (int i = PAD; i < s.length; i += PAD) {
+            for (int i = SLOT0; i < s.length; i += PAD) {
                 twiceSum += getAndSetSlot(s, i, SEALED);
             }
         }
@@ -983,7 +1130,7 @@ public final class PercpuRef {
         if (s == SEALED_NO_STRIPES) {
             stripes = null;
         } else if (s != null) {
-            for (int i = PAD; i < s.length; i += PAD) {
+            for (int i = SLOT0; i < s.length; i += PAD) {
                 setSlotVolatile(s, i, 0L);
             }
         }
@@ -1084,7 +1231,7 @@ public final class PercpuRef {
         return count;
     }
 
-    /** The number of stripes the ref inflates to. */
+    /** The most stripes the ref's table may grow to. */
     int stripeCount() {
         return stripeCount;
     }
@@ -1101,7 +1248,7 @@ public final class PercpuRef {
         }
         long[] st = stripes;
         if (st != null) {
-            for (int i = PAD; i < st.length; i += PAD) {
+            for (int i = SLOT0; i < st.length; i += PAD) {
                 long x = slotVolatile(st, i);
                 if ((x & SEAL) == 0) {
                     twiceSlots += x;
@@ -1264,8 +1411,8 @@ public final class PercpuRef {
         return (long) SLOT.getVolatile(s, i);
     }
 
-    private static boolean casSlot(long[] s, int i, long expect, long update) {
-        return SLOT.compareAndSet(s, i, expect, update);
+    private static long caeSlot(long[] s, int i, long expect, long update) {
+        return (long) SLOT.compareAndExchange(s, i, expect, update);
     }
 
     private static long getAndSetSlot(long[] s, int i, long value) {
@@ -1381,7 +1528,9 @@ public final class PercpuRef {
         }
 
         /**
-         * Number of stripes used once the ref sees contention; a power of two from 1 to 65536.
+         * The most stripes the ref uses under contention; a power of two from 1 to 65536. The ref
+         * starts with none, takes a table of 2 stripes at its first contended update and doubles it,
+         * up to this number, whenever a thread still collides after moving to another stripe.
          * Default: twice the available processors rounded up to a power of two, at most 64.
          *
          * @throws IllegalArgumentException if {@code stripes} is not a power of two in range
