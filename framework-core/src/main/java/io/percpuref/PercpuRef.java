@@ -87,7 +87,7 @@ import java.util.function.Consumer;
  *
  * <p>See {@code docs/semantics.md} for the full contract and the kernel API mapping.
  */
-public final class PercpuRef extends PercpuRefFields {
+public final class PercpuRef extends PercpuRefTrailingPadding {
 
     /*
      * Implementation overview

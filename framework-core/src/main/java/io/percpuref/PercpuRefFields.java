@@ -1,26 +1,28 @@
 package io.percpuref;
 
 /**
- * The fields of {@link PercpuRef} that every get/put reads or writes, behind 72 bytes of padding.
- * Not API: two package-private superclasses only so that the JVM lays the hot fields out after the
- * padding (a class's fields come after its superclass's fields, and the padding leaves no gap that
- * a subclass field could fill).
+ * The fields of {@link PercpuRef} that every get/put reads or writes, with padding on both sides.
+ * Not API: package-private superclasses only so that the JVM lays the hot fields out between the
+ * paddings (a class's fields come after its superclass's fields, and each padding class leaves no
+ * gap that a field of a subclass could fill).
  *
  * <p>Layout of a {@code PercpuRef} (compressed oops and class pointers, 8-byte alignment; checked by
- * {@code PercpuRefLayoutTest} with JOL): header and padding at offsets 0-71, these four fields at
- * 72-95, the cold fields (name, callbacks, lock, ...) after them, 144 bytes in all. A hot field is
- * at least 72 bytes after the start of its ref and 48 bytes before its end, so the hot fields of
- * two refs, wherever the allocator or the GC puts them, never share a 64-byte cache line, and the
- * {@code base} slots of two adjacent refs are 144 bytes apart, never in one 128-byte pair of lines
- * either (docs/benchmarks.md, "Layout").
+ * {@code PercpuRefLayoutTest} with JOL): header and leading padding at offsets 0-63, the hot fields
+ * at 64-87, trailing padding and the cold fields (name, callbacks, lock, ...) after them, 144 bytes
+ * in all. The data of the object before a ref ends at least 64 bytes before its hot fields, and
+ * the first field of the object after it (at its offset 12 or more) starts at least 64 bytes after
+ * them, so the hot fields of a ref never share a 64-byte cache line with another object's fields,
+ * whichever objects the allocator or the GC puts next to it; the {@code base} slots of two adjacent
+ * refs are 144 bytes apart, never in one 128-byte pair of lines either (docs/benchmarks.md,
+ * "Layout").
  */
 abstract class PercpuRefPadding {
-    // Fills the 4 bytes after the 12-byte header, so that no subclass field lands there.
+    // p0 fills the 4 bytes after the 12-byte header, so that no subclass field lands there.
     int p0;
-    long p1, p2, p3, p4, p5, p6, p7;
+    long p1, p2, p3, p4, p5, p6;
 }
 
-/** See {@link PercpuRefPadding}. Accessed through PercpuRef's VarHandles. */
+/** The hot fields; see {@link PercpuRefPadding}. Accessed through PercpuRef's VarHandles. */
 abstract class PercpuRefFields extends PercpuRefPadding {
     /** The atomic part of the count; BIAS-ed in per-CPU mode. Changed only by atomic RMW. */
     volatile long count;
@@ -33,4 +35,9 @@ abstract class PercpuRefFields extends PercpuRefPadding {
      * replaced by a larger table only under the control lock, in per-CPU mode.
      */
     volatile long[] stripes;
+}
+
+/** Trailing padding: with PercpuRef's cold fields after it, 56 bytes behind the hot fields. */
+abstract class PercpuRefTrailingPadding extends PercpuRefFields {
+    long q0;
 }
