@@ -61,6 +61,8 @@ public class RegistryBenchmark {
     static final int HOLD_TOKENS = 20;
     /** How long a setup waits for the hammers before sampling anyway (end of an iteration). */
     static final long ARM_TIMEOUT_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+    /** Kills in the trial setup, before any sample, to get the kill path compiled. */
+    static final int WARM_UP_KILLS = 20_000;
     /** Padding between the hammers' lease counters, in longs. */
     static final int PAD = 16;
 
@@ -162,7 +164,26 @@ public class RegistryBenchmark {
                     }
                 });
             }
+            warmUpKill(registry);
             resource = registry.register("round-0", new Object(), r -> { });
+        }
+
+        /**
+         * Registers and kills {@value #WARM_UP_KILLS} resources, half of them with a lease open at
+         * the kill, so that the sampled kills run compiled code: a kill is sampled only some hundred
+         * times per iteration, far too few for the JIT (interpreted, a registry kill took 100 to
+         * 300 us here; see "Cold kills" in docs/benchmarks.md for the primitive).
+         */
+        private static void warmUpKill(RefRegistry registry) {
+            for (int i = 0; i < WARM_UP_KILLS; i++) {
+                ManagedResource<Object> r = registry.register("warm-up-" + i, new Object(), x -> { });
+                Lease<Object> open = i % 2 == 0 ? r.acquire() : null;
+                r.kill().toCompletableFuture().join();
+                if (open != null) {
+                    open.close();
+                }
+                r.released().toCompletableFuture().join();
+            }
         }
 
         @TearDown(Level.Trial)
