@@ -3,9 +3,11 @@
 #
 #   benchmarks/run.sh [smoke|quick|full]        (default: quick)
 #
-#   smoke  every benchmark once, -f 1 -wi 1 -w 200ms -i 1 -r 200ms   (~2 min; proves they run)
-#   quick  -f 1 -wi 3 -w 1s -i 4 -r 1s                                 (~5 min on 2 cores)
-#   full   -f 3 -wi 5 -w 2s -i 10 -r 2s                                (~55 min on 2 cores)
+#   smoke  every benchmark once, -f 1 -wi 1 -w 200ms -i 1 -r 200ms   (~3 min; proves they run)
+#   quick  -f 1 -wi 3 -w 1s -i 4 -r 1s                                 (~8 min on 2 cores)
+#   full   -f 3 -wi 5 -w 2s -i 10 -r 2s                                (~70 min on 2 cores)
+#
+# benchmarks/targets.sh runs only the target rows, with 3 forks, in about 12 minutes.
 #
 # get/put pairs run at 1, 2, 4, 8 and 2 x availableProcessors threads (one JMH run per thread
 # count), the kill latency groups at their fixed 1 + 2 threads, the registry's leases at 1 and 2

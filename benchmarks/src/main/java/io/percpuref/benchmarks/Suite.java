@@ -42,13 +42,16 @@ import org.openjdk.jmh.util.Statistics;
  * <ul>
  *   <li>{@code smoke}: 1 fork, 1 x 200 ms, 1 x 200 ms. Proves every benchmark runs; the numbers mean
  *   nothing.</li>
- *   <li>{@code quick}: 1 fork, 3 x 1 s, 4 x 1 s. About 5 minutes on 2 cores; enough for the ratios
+ *   <li>{@code quick}: 1 fork, 3 x 1 s, 4 x 1 s. About 8 minutes on 2 cores; enough for the ratios
  *   on a quiet machine.</li>
- *   <li>{@code full}: 3 forks, 5 x 2 s, 10 x 2 s. About 55 minutes on 2 cores (each thread count beyond 1, 2, 4 adds some 15); the numbers to
+ *   <li>{@code full}: 3 forks, 5 x 2 s, 10 x 2 s. About 70 minutes on 2 cores (each thread count beyond 1, 2, 4, 8 adds some 15); the numbers to
  *   publish.</li>
  * </ul>
- * get/put pairs run at 1, 2, 4 and {@code availableProcessors} threads; the kill latency groups
- * at their fixed {@value KillLatencyBenchmark#HAMMERS} hammers plus one measuring thread.
+ * get/put pairs run at 1, 2, 4, 8 and 2 x {@code availableProcessors} threads; the kill latency
+ * groups at their fixed {@value KillLatencyBenchmark#HAMMERS} hammers plus one measuring thread; the
+ * registry's leases at 1 and 2 threads and its kill latency groups
+ * ({@value RegistryBenchmark#HAMMERS} leasing threads). {@code run.sh} then draws the chart
+ * ({@link ScalingChart}).
  */
 public final class Suite {
 
