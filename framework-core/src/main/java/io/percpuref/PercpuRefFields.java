@@ -8,7 +8,7 @@ package io.percpuref;
  *
  * <p>Layout of a {@code PercpuRef} (compressed oops and class pointers, 8-byte alignment; checked by
  * {@code PercpuRefLayoutTest} with JOL): header and leading padding at offsets 0-63, the hot fields
- * at 64-87, trailing padding and the cold fields (name, callbacks, lock, ...) after them, 144 bytes
+ * at 64-91, trailing padding and the cold fields (name, callbacks, lock, ...) after them, 144 bytes
  * in all. The data of the object before a ref ends at least 64 bytes before its hot fields, and
  * the first field of the object after it (at its offset 12 or more) starts at least 64 bytes after
  * them, so the hot fields of a ref never share a 64-byte cache line with another object's fields,
@@ -35,6 +35,11 @@ abstract class PercpuRefFields extends PercpuRefPadding {
      * replaced by a larger table only under the control lock, in per-CPU mode.
      */
     volatile long[] stripes;
+    /**
+     * Home keys (top 5 bits of a thread's home hash) on which a thread of this ref lost a CAS to
+     * another: threads with a crowded key select their stripe by their probe. Only bits are added.
+     */
+    volatile int crowded;
 }
 
 /** Trailing padding: with PercpuRef's cold fields after it, 56 bytes behind the hot fields. */

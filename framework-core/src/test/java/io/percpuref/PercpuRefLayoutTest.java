@@ -18,7 +18,7 @@ import org.openjdk.jol.info.GraphLayout;
  */
 class PercpuRefLayoutTest {
 
-    private static final List<String> HOT = List.of("count", "base", "state", "stripes");
+    private static final List<String> HOT = List.of("count", "base", "state", "stripes", "crowded");
     /** A cache line. */
     private static final int LINE = 64;
     /** The first field of an object starts at offset 12 at the earliest (after mark word and class pointer). */
@@ -32,8 +32,8 @@ class PercpuRefLayoutTest {
         long first = hot.stream().mapToLong(FieldLayout::offset).min().orElseThrow();
         long end = hot.stream().mapToLong(f -> f.offset() + f.size()).max().orElseThrow();
 
-        assertThat(hot).hasSize(4);
-        assertThat(end - first).as("the hot fields are contiguous").isEqualTo(24);
+        assertThat(hot).hasSize(5);
+        assertThat(end - first).as("the hot fields are contiguous").isEqualTo(28);
         assertThat(first).as("bytes before the hot fields, the header included:%n%s", layout.toPrintable())
                 .isGreaterThanOrEqualTo(LINE);
         assertThat(layout.instanceSize() + FIRST_FIELD - end)

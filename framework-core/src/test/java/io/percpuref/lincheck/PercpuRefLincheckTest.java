@@ -122,9 +122,9 @@ public class PercpuRefLincheckTest {
     /**
      * The most stripes of the ref each test instance builds: 4, so that its table (2 stripes when it
      * inflates) can grow once ({@link #grow()}); the custom scenarios set it too. Lincheck's worker
-     * threads take their stripe probes one after another, which puts them on different stripes
-     * until a lost CAS moves one. Set by a test method before it starts Lincheck, which creates the
-     * instances.
+     * threads have consecutive ids, which the Fibonacci hash of the home stripe usually puts on
+     * different stripes, until a lost CAS moves one. Set by a test method before it starts Lincheck,
+     * which creates the instances.
      */
     private static volatile int stripes = 4;
 
