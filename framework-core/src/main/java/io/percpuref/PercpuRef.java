@@ -133,7 +133,7 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
      * so threads created together land on distinct stripes, and the lookup costs what it did before
      * collisions were handled (a ThreadLocal probe for every thread measured 35-55 % more CPU per
      * get+put pair on an inflated ref). A CAS lost to another counting thread marks the thread's home
-     * key (top 5 bits of its hash) crowded in this ref; threads with a crowded key select their
+     * key (top 4 bits of its hash) crowded in this ref; threads with a crowded key select their
      * stripe by a per-thread probe (a ThreadLocal shared by all refs, starting at the home hash, so
      * nobody moves until it collides), and the thread that lost moves its probe to another stripe. A
      * second lost CAS in the same operation means the collision persists after moving, and the table
@@ -221,6 +221,12 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
      * of its own table (or the array header) on either side: no neighbour object shares its line.
      */
     static final int SLOT0 = PAD - 1;
+    /**
+     * A table of n stripes doubles once its threads have lost this many times n CASes to each other
+     * since it was published (or at a second lost CAS within one operation): collisions that keep
+     * coming back although threads move. Two threads that met once lose one or two.
+     */
+    static final int GROW_AFTER_COLLISIONS = 4;
     /** Stripes of the first table, published at the first contended CAS on {@code base}. */
     static final int MIN_STRIPES = 2;
     /** Largest number of stripes a ref may be built with. */
@@ -495,7 +501,7 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
      * (it collides again after moving) grows the table.
      *
      * <p>The stripe: a thread's home hash (Fibonacci hash of its id) selects it, unless the thread's
-     * home key (top 5 bits of the hash) is marked crowded in this ref; then its probe does (a
+     * home key (top 4 bits of the hash) is marked crowded in this ref; then its probe does (a
      * ThreadLocal, which costs some dependent loads more, so only threads that collided, and the
      * few that share their key, pay for it).
      */
@@ -542,19 +548,30 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
      * @return the table to retry in
      */
     long[] contended(long[] s, int home, int selector, Probe probe, int failures) {
-        int bit = keyBit(home);
-        int c = crowded;
-        if ((c & bit) == 0) {
-            CROWDED.getAndBitwiseOr(this, bit);
-        }
+        int collisions = markCrowded(keyBit(home));
         int n = s.length >>> 3;
         if (n > 1) {
             probe.move(selector, n);
         }
-        if (failures > 1 && n < stripeCount) {
+        if ((failures > 1 || collisions >= GROW_AFTER_COLLISIONS * n) && n < stripeCount) {
             return grow(s);
         }
         return stripes;
+    }
+
+    /**
+     * Sets the key bit in {@link #crowded} and counts the collision in its high half (saturating).
+     *
+     * @return collisions counted since the table was last grown, this one included
+     */
+    private int markCrowded(int bit) {
+        for (;;) {
+            int c = crowded;
+            int collisions = Math.min((c >>> 16) + 1, 0xFFFF);
+            if (CROWDED.compareAndSet(this, c, (c & 0xFFFF) | bit | (collisions << 16))) {
+                return collisions;
+            }
+        }
     }
 
     /** The calling thread's home hash: the high half of a Fibonacci hash of its id. */
@@ -566,9 +583,9 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
         }
     }
 
-    /** The bit of {@link #crowded} for the home key of {@code home} (its top 5 bits). */
+    /** The bit of {@link #crowded} for the home key of {@code home} (its top 4 bits). */
     private static int keyBit(int home) {
-        return 1 << (home >>> 27);
+        return 1 << (home >>> 28);
     }
 
     /** The calling thread's probe, starting at its home hash the first time (so it does not move yet). */
@@ -625,6 +642,9 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
             }
             // release: the moved values are in the table before any thread can add to it
             stripes = bigger;
+            // A fresh start: every thread back on its home stripe of the bigger table (which spreads
+            // threads created together perfectly), the collision count back at zero.
+            crowded = 0;
             endSwitchLocked(0, 0);
             return bigger;
         } finally {

@@ -36,8 +36,9 @@ abstract class PercpuRefFields extends PercpuRefPadding {
      */
     volatile long[] stripes;
     /**
-     * Home keys (top 5 bits of a thread's home hash) on which a thread of this ref lost a CAS to
-     * another: threads with a crowded key select their stripe by their probe. Only bits are added.
+     * Low 16 bits: home keys (top 4 bits of a thread's home hash) on which a thread of this ref lost
+     * a CAS to another; threads with a crowded key select their stripe by their probe. High 16 bits:
+     * collisions since the current table was published (saturating). Reset to 0 by a growth.
      */
     volatile int crowded;
 }

@@ -43,12 +43,36 @@ class StripeTableTest {
         ref.inflate();
         assertThat(ref.stripesInUse()).as("a first table has 2 stripes").isEqualTo(2);
 
-        for (int i = 0; i < 10; i++) {
+        for (int i = 1; i < PercpuRef.GROW_AFTER_COLLISIONS * 2; i++) {
             int before = ref.stripeOffset();
             ref.collided(1);
             assertThat(ref.stripeOffset()).as("after collision %d", i).isNotEqualTo(before);
         }
-        assertThat(ref.stripesInUse()).as("single collisions do not grow the table").isEqualTo(2);
+        assertThat(ref.stripesInUse()).as("a few single collisions do not grow the table").isEqualTo(2);
+    }
+
+    @Test
+    void collisionsThatKeepComingBackGrowTheTableAndSendEveryThreadHome() {
+        PercpuRef ref = builder("recurring").stripes(8).build();
+        ref.inflate();
+        int home = ref.stripeOffset();
+        for (int i = 1; i < PercpuRef.GROW_AFTER_COLLISIONS * 2; i++) {
+            ref.collided(1);
+        }
+        assertThat(ref.stripesInUse()).isEqualTo(2);
+
+        ref.collided(1);
+
+        assertThat(ref.stripesInUse()).as("4 x 2 collisions on 2 stripes").isEqualTo(4);
+        assertThat(ref.stripeOffset()).as("back on the home stripe of the bigger table")
+                .isIn(home, home + PercpuRef.PAD);
+        for (int i = 1; i < PercpuRef.GROW_AFTER_COLLISIONS * 4; i++) {
+            ref.collided(1);
+        }
+        assertThat(ref.stripesInUse()).as("the count starts again at each size").isEqualTo(4);
+        ref.collided(1);
+        assertThat(ref.stripesInUse()).isEqualTo(8);
+        assertThat(ref.approximateCount()).isEqualTo(1);
     }
 
     @Test
