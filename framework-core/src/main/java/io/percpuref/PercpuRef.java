@@ -210,17 +210,19 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
     /** Value a switch writes into a slot it seals. */
     static final long SEALED = SEAL;
     /**
-     * Longs per stripe: stripes are 64 bytes apart, so two never share a cache line. (128 bytes, one
-     * adjacent-line pair each, would double a 2-stripe table and break the 512-byte budget of a ref
-     * that two threads contended on; see docs/benchmarks.md, "Layout".)
+     * Longs per stripe: stripes are 128 bytes apart, so two never share a cache line or an
+     * adjacent-line pair (the spatial prefetcher of x86 CPUs fetches lines in 128-byte pairs; the
+     * JDK's {@code @Contended} pads to 128 bytes for the same reason).
      */
-    static final int PAD = 8;
+    static final int PAD = 16;
     /**
      * Index of stripe 0 in a table; stripe k is at {@code SLOT0 + k * PAD}, the same index in every
-     * table size. A table of n stripes has {@code n * PAD + SLOT0} longs, so each stripe has 56 bytes
-     * of its own table (or the array header) on either side: no neighbour object shares its line.
+     * table size. A table of n stripes has {@code n * PAD - 1} longs: 56 bytes of the table (or its
+     * header) before the first stripe and after the last, 120 bytes between two stripes, so no
+     * other object shares a stripe's cache line. The first table (2 stripes) is 264 bytes, which
+     * keeps a ref that two threads contended on at 512 bytes with a 13-character name.
      */
-    static final int SLOT0 = PAD - 1;
+    static final int SLOT0 = 7;
     /**
      * A table of n stripes doubles once its threads have lost this many times n CASes to each other
      * since it was published (or at a second lost CAS within one operation): collisions that keep
@@ -514,7 +516,7 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
                 return false; // SEALED_NO_STRIPES
             }
             int selector = probe != null ? probe.value : home;
-            int i = slotIndex(selector, s.length >>> 3);
+            int i = slotIndex(selector, stripesIn(s));
             long v = slotVolatile(s, i);
             if ((v & SEAL) != 0) {
                 long[] current = stripes;
@@ -549,7 +551,7 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
      */
     long[] contended(long[] s, int home, int selector, Probe probe, int failures) {
         int collisions = markCrowded(keyBit(home));
-        int n = s.length >>> 3;
+        int n = stripesIn(s);
         if (n > 1) {
             probe.move(selector, n);
         }
@@ -631,7 +633,7 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
             return stripes;
         }
         try {
-            int n = s.length >>> 3;
+            int n = stripesIn(s);
             if (n == 0 || stripes != s || n >= stripeCount || (state & ATOMIC) != 0) {
                 return stripes;
             }
@@ -652,9 +654,14 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
         }
     }
 
-    /** A zeroed table of {@code n} stripes (a power of two): {@code n * PAD + SLOT0} longs. */
+    /** A zeroed table of {@code n} stripes (a power of two): {@code n * PAD - 1} longs. */
     private static long[] newTable(int n) {
-        return new long[n * PAD + SLOT0];
+        return new long[n * PAD - 1];
+    }
+
+    /** Stripes in table {@code s}; 0 for SEALED_NO_STRIPES. */
+    private static int stripesIn(long[] s) {
+        return (s.length + 1) / PAD;
     }
 
     /**
@@ -675,7 +682,7 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
      */
     int stripeOffset() {
         long[] s = stripes;
-        int n = s == null || s.length == 0 ? Math.min(MIN_STRIPES, stripeCount) : s.length >>> 3;
+        int n = s == null || s.length == 0 ? Math.min(MIN_STRIPES, stripeCount) : stripesIn(s);
         int home = homeHash();
         return slotIndex((crowded & keyBit(home)) != 0 ? probe(home).value : home, n);
     }
@@ -683,7 +690,7 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
     /** Stripes in the current table; 0 if the ref has none (not inflated, or sealed before it did). */
     int stripesInUse() {
         long[] s = stripes;
-        return s == null ? 0 : s.length >>> 3;
+        return s == null ? 0 : stripesIn(s);
     }
 
     /**
