@@ -125,7 +125,7 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
      *
      * Inflation: a new ref has no stripe table (stripes == null) and counts through `base`, so an
      * idle ref costs one object. The first failed CAS on `base` that is not caused by sealing
-     * inflates: a table of 2 stripes (64 bytes apart) is CAS-published into `stripes`. Sealing CASes
+     * inflates: a table of 2 stripes (128 bytes apart) is CAS-published into `stripes`. Sealing CASes
      * a null `stripes` to the SEALED_NO_STRIPES marker so that nobody can inflate behind the switch.
      *
      * Stripe choice and growth: a thread's home stripe is selected by the top bits of a Fibonacci
@@ -137,7 +137,9 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
      * stripe by a per-thread probe (a ThreadLocal shared by all refs, starting at the home hash, so
      * nobody moves until it collides), and the thread that lost moves its probe to another stripe. A
      * second lost CAS in the same operation means the collision persists after moving, and the table
-     * doubles (up to the configured stripe count).
+     * doubles (up to the configured stripe count); so do 4 x n lost CASes since a table of n stripes
+     * was published (collisions that come back as threads take turns on fewer cores). A growth
+     * clears the crowded keys: every thread starts again from its home stripe.
      * Growth runs under the control lock (tryLock: a fast-path thread never waits for it) in per-CPU
      * mode only: it seals each stripe of the old table with getAndSet, writes the captured value to
      * the same stripe of the new table, publishes the new table, and steps the switch sequence. The

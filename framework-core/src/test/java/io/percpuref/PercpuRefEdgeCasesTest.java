@@ -165,6 +165,14 @@ class PercpuRefEdgeCasesTest {
                 }
             }, "taker");
             Thread dropper = new Thread(() -> {
+                while (stripeOf[0].get() == 0) {
+                    Thread.onSpinWait();
+                }
+                // The first table has 2 stripes: if the ids put both threads on one, the dropper
+                // moves, as it would after losing a CAS to the taker.
+                while (ref.stripeOffset() == stripeOf[0].get()) {
+                    ref.collided(1);
+                }
                 stripeOf[1].set(ref.stripeOffset());
                 try {
                     for (long i = 0; i < handOffs; i++) {
