@@ -219,12 +219,14 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
     static final int PAD = 16;
     /**
      * Index of stripe 0 in a table; stripe k is at {@code SLOT0 + k * PAD}, the same index in every
-     * table size. A table of n stripes has {@code n * PAD - 1} longs: 56 bytes of the table (or its
-     * header) before the first stripe and after the last, 120 bytes between two stripes, so no
-     * other object shares a stripe's cache line. The first table (2 stripes) is 264 bytes, which
-     * keeps a ref that two threads contended on at 512 bytes with a 13-character name.
+     * table size. A table of n stripes has {@code n * PAD - 1} longs. Stripe 0 starts 80 bytes into
+     * the array, 64 bytes after the array's length field, which every update reads: a stripe must
+     * not share its cache line with it (at 72 bytes it could, and the other threads' reads of the
+     * length then bounced the line of whoever counts on stripe 0). 120 bytes separate two stripes
+     * and 48 follow the last one. The first table (2 stripes) is 264 bytes, which keeps a ref that
+     * two threads contended on at 512 bytes with a 13-character name.
      */
-    static final int SLOT0 = 7;
+    static final int SLOT0 = 8;
     /**
      * A table of n stripes doubles once its threads have lost this many times n CASes to each other
      * since it was published (or at a second lost CAS within one operation): collisions that keep
