@@ -3,15 +3,19 @@
 #
 #   benchmarks/run.sh [smoke|quick|full]        (default: quick)
 #
-#   smoke  every benchmark once, -f 1 -wi 1 -w 200ms -i 1 -r 200ms   (~2 min; proves they run)
-#   quick  -f 1 -wi 3 -w 1s -i 4 -r 1s                                 (~5 min on 2 cores)
-#   full   -f 3 -wi 5 -w 2s -i 10 -r 2s                                (~55 min on 2 cores)
+#   smoke  every benchmark once, -f 1 -wi 1 -w 200ms -i 1 -r 200ms   (~3 min; proves they run)
+#   quick  -f 1 -wi 3 -w 1s -i 4 -r 1s                                 (~8 min on 2 cores)
+#   full   -f 3 -wi 5 -w 2s -i 10 -r 2s                                (~70 min on 2 cores)
 #
-# get/put pairs run at 1, 2, 4 and availableProcessors threads (one JMH run per thread count),
-# the kill latency groups at their fixed 1 + 2 threads; then the memory footprint (JOL).
-# Results go to benchmarks/results/<profile>-<UTC time>/ (gitignored): get-put-t<N>.json and
-# kill.json (JMH JSON), jmh.txt (the JMH log), memory.md and summary.md (tables with ratios and
-# targets; summary.md is what docs/benchmarks.md quotes).
+# benchmarks/targets.sh runs only the target rows, with 3 forks, in about 12 minutes.
+#
+# get/put pairs run at 1, 2, 4, 8 and 2 x availableProcessors threads (one JMH run per thread
+# count), the kill latency groups at their fixed 1 + 2 threads, the registry's leases at 1 and 2
+# threads and its kill latency groups; then the memory footprint (JOL) and the scaling chart.
+# Results go to benchmarks/results/<profile>-<UTC time>/ (gitignored): get-put-t<N>.json,
+# kill.json, registry-leases-t<N>.json, registry-kill.json (JMH JSON), jmh.txt (the JMH log),
+# memory.md and summary.md (tables with ratios and targets; summary.md is what
+# docs/benchmarks.md quotes) and scaling.png (ops/us against threads, drawn by ScalingChart).
 #
 # The same runs by hand, with the JMH command line (quick profile shown):
 #   java -jar benchmarks/target/benchmarks.jar 'GetPutBenchmark\.' -t 2 -f 1 -wi 3 -w 1s -i 4 -r 1s -rf json -rff get-put-t2.json
@@ -47,4 +51,7 @@ start=$(date +%s)
 # shellcheck disable=SC2086 # JAVA_OPTS is a list of options
 "$java_bin" ${JAVA_OPTS:-} -Djdk.attach.allowAttachSelf=true -cp "$jar" io.percpuref.benchmarks.Suite "$profile" "$out" \
   2>&1 | tee "$out/jmh.txt"
-echo "Done in $(( $(date +%s) - start )) s; summary: $out/summary.md"
+# The scaling chart (JFreeChart) from the get-put JSON files, with the machine in its title.
+"$java_bin" -Djava.awt.headless=true -cp "$jar" io.percpuref.benchmarks.ScalingChart "$out" \
+  "$(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $("$java_bin" -version 2>&1 | head -1), profile $profile"
+echo "Done in $(( $(date +%s) - start )) s; summary: $out/summary.md, chart: $out/scaling.png"

@@ -20,12 +20,13 @@ import org.openjdk.jol.info.GraphLayout;
  *
  * <p>Method: JOL's {@link GraphLayout#totalSize()} of everything reachable from one object, minus
  * the callbacks, which real code shares between instances (a non-capturing lambda is one
- * object). "After contention" means after {@value #CONTENDING_THREADS} threads ran get/put pairs
- * on the object for {@value #CONTENTION_MILLIS} ms, which makes a {@code PercpuRef} or a
- * {@code LongAdder} allocate its stripes. The {@code PercpuRef} rows include the ref's name
- * ({@code "aio-ctx-00042"}, a 13-character String), which every ref carries. Stripe counts other
- * than this machine's default are built with {@code stripes(n)} to show what the default costs on
- * larger machines (the default is twice the CPUs rounded up to a power of two, at most 64).
+ * object). Measured idle, after 2 threads ran get/put pairs on the object for
+ * {@value #CONTENTION_MILLIS} ms, and after {@value #CONTENDING_THREADS} threads did, which makes a
+ * {@code PercpuRef} publish its 2-stripe table (and grow it if collisions persist after moving, up
+ * to its stripe cap) or a {@code LongAdder} allocate its cells. The {@code PercpuRef} rows include the ref's name
+ * ({@code "aio-ctx-00042"}, a 13-character String), which every ref carries. Caps other than this
+ * machine's default are built with {@code stripes(n)}, to show that the 2-thread figure does not
+ * depend on the machine (the default cap is twice the CPUs rounded up to a power of two, at most 64).
  *
  * <p>Cross-check: the heap used by {@value #HEAP_DELTA_REFS} idle named refs, after full GCs,
  * divided by their number. Not counted anywhere: the per-thread hold counters a
@@ -38,14 +39,14 @@ public final class MemoryFootprint {
     static final int HEAP_DELTA_REFS = 100_000;
     /** The targets in the benchmark issue. */
     static final long IDLE_TARGET_BYTES = 256;
-    static final long CONTENDED_TARGET_BYTES = 4096;
+    static final long TWO_THREAD_TARGET_BYTES = 512;
 
     private static final Consumer<PercpuRef> NO_OP = r -> { };
     private static final Runnable NO_OP_RUNNABLE = () -> { };
     private static final GraphLayout SHARED = GraphLayout.parseInstance(NO_OP, NO_OP_RUNNABLE);
 
-    /** One table row: JOL sizes in bytes, before and after contention. */
-    record Row(String object, long idleBytes, long contendedBytes, String note) {
+    /** One table row: JOL sizes in bytes, idle, after 2 and after {@value #CONTENDING_THREADS} contending threads. */
+    record Row(String object, long idleBytes, long twoThreadBytes, long contendedBytes, String note) {
     }
 
     /** Measured footprint: the JOL rows and the heap-delta cross-check. */
@@ -105,7 +106,7 @@ public final class MemoryFootprint {
         }
         PercpuRef ref = builder.build();
         int shown = stripes != 0 ? stripes : defaultStripes;
-        String label = "PercpuRef, " + shown + " stripes" + (stripes == 0 ? " (default here)" : "");
+        String label = "PercpuRef, cap " + shown + " stripes" + (stripes == 0 ? " (default here)" : "");
         return measure(label, ref, () -> {
             ref.get();
             ref.put();
@@ -114,8 +115,10 @@ public final class MemoryFootprint {
 
     private static Row measure(String label, Object object, Runnable pair, String note) throws InterruptedException {
         long idle = bytes(object);
+        Contention.run(pair, 2, CONTENTION_MILLIS);
+        long two = bytes(object);
         Contention.run(pair, CONTENDING_THREADS, CONTENTION_MILLIS);
-        return new Row(label, idle, bytes(object), note);
+        return new Row(label, idle, two, bytes(object), note);
     }
 
     private static long bytes(Object object) {
@@ -161,11 +164,11 @@ public final class MemoryFootprint {
     }
 
     static void print(Footprint footprint, PrintStream out) {
-        out.println("| object | idle (B) | after contention (B) | note |");
-        out.println("|---|---:|---:|---|");
+        out.println("| object | idle (B) | after 2 threads (B) | after " + CONTENDING_THREADS + " threads (B) | note |");
+        out.println("|---|---:|---:|---:|---|");
         for (Row row : footprint.rows()) {
-            out.printf(Locale.ROOT, "| %s | %d | %d | %s |%n",
-                    row.object(), row.idleBytes(), row.contendedBytes(), row.note());
+            out.printf(Locale.ROOT, "| %s | %d | %d | %d | %s |%n",
+                    row.object(), row.idleBytes(), row.twoThreadBytes(), row.contendedBytes(), row.note());
         }
         out.printf(Locale.ROOT, "%nHeap delta over %,d idle named PercpuRefs: %.1f bytes per ref.%n",
                 HEAP_DELTA_REFS, footprint.heapDeltaBytesPerIdleRef());

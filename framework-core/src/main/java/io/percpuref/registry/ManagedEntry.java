@@ -32,7 +32,10 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Ordering of a kill: (1) CAS to DYING, (2) record the kill time, (3) {@code ref.kill(confirm)},
  * with the callbacks it triggers held back, (4) the registry's counters, stuck check and
- * {@code onKilled} listeners, (5) the held-back callbacks go to the callback executor. So the ref is
+ * {@code onKilled} listeners, (5) the held-back callbacks go to the callback executor, except the
+ * confirm task when it is only the registry's bookkeeping ({@link RefRegistry#confirmsInline()}: no
+ * listener with an {@code onConfirmed} of its own), which runs right here in the killing thread, so
+ * kill to confirm takes no thread hop (a release it triggers still goes to the executor). So the ref is
  * dead before any user code of the kill runs (a failure in (4) cannot leave a DYING entry with a
  * live ref), and {@code onKilled} still precedes {@code onConfirmed}/{@code onReleased} even when the
  * executor runs callbacks inline. An acquire between (1) and (3) may still succeed; it is
@@ -107,6 +110,10 @@ final class ManagedEntry<T> implements ManagedResource<T> {
 
     /** LIVE, DYING, RELEASING or RELEASED; changes by CAS (kill) or by the release callback. */
     private volatile RefState state = RefState.LIVE;
+    /** The thread inside {@link #killIfLive()} whose confirm task runs inline, while its ref.kill() runs; else null. */
+    private volatile Thread confirmingThread;
+    /** That kill's confirm task, parked by {@link #dispatch} until the kill's bookkeeping is done; only its thread touches it. */
+    private Runnable parkedConfirm;
     /** nanoTime of the kill; 0 until written, just after the CAS to DYING. */
     private volatile long killedAt;
     /** nanoTime when the release action finished; written before state becomes RELEASED. */
@@ -139,7 +146,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
         this.ref = PercpuRef.builder()
                 .name(name)
                 .onRelease(r -> release())
-                .callbackExecutor(task -> registry.execute(this, () -> runCallback(task)))
+                .callbackExecutor(this::dispatch)
                 .errorReporter(registry::reportRefError)
                 .build();
     }
@@ -249,6 +256,9 @@ final class ManagedEntry<T> implements ManagedResource<T> {
         killedAt = System.nanoTime();
         return registry.withDeferredCallbacks(false, () -> {
             CompletionStage<Void> confirmedStage;
+            if (registry.confirmsInline()) {
+                confirmingThread = Thread.currentThread(); // dispatch() parks this kill's confirm task
+            }
             try {
                 // Linearization point of the kill: every tryGetLive() that starts after this returns fails.
                 confirmedStage = ref.kill(r -> confirm());
@@ -258,10 +268,37 @@ final class ManagedEntry<T> implements ManagedResource<T> {
                     state = RefState.LIVE; // the ref is still live: so is the entry
                 }
                 throw t;
+            } finally {
+                confirmingThread = null;
             }
-            registry.killed(this);
+            try {
+                registry.killed(this);
+            } finally {
+                Runnable confirmTask = parkedConfirm;
+                if (confirmTask != null) {
+                    // After the kill's bookkeeping, as a deferred task would run, but in this thread:
+                    // no hop to the callback executor. A release it triggers is dispatched normally.
+                    parkedConfirm = null;
+                    runCallback(confirmTask);
+                }
+            }
             return confirmedStage;
         });
+    }
+
+    /**
+     * The executor of the ref's callbacks. The confirm task of a kill whose confirm is bookkeeping
+     * only ({@link RefRegistry#confirmsInline()}) is parked for {@link #killIfLive()} to run in the
+     * killing thread; everything else (release tasks, other confirms) goes to the registry's
+     * callback executor.
+     */
+    private void dispatch(Runnable task) {
+        if (confirmingThread == Thread.currentThread()) {
+            confirmingThread = null;
+            parkedConfirm = task;
+            return;
+        }
+        registry.execute(this, () -> runCallback(task));
     }
 
     /**
@@ -279,7 +316,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
         }
     }
 
-    /** The ref's one-off confirm callback; runs on the callback executor before release. */
+    /** The ref's one-off confirm callback; runs before release, on the callback executor or inline (see {@link #dispatch}). */
     private void confirm() {
         initialRef = INITIAL_DROPPING;
         registry.confirmed(this);

@@ -641,6 +641,36 @@ public final class RefRegistry implements AutoCloseable {
     // Events from entries (package-private)
     // ------------------------------------------------------------------------------------------
 
+    /**
+     * Whether a kill may run its confirm task (the registry's own bookkeeping: onConfirmed
+     * listeners, the kill stage, the drop of the initial reference) in the killing thread instead of
+     * handing it to the callback executor: true unless a listener has an {@code onConfirmed} of its
+     * own, which is user code and runs on the callback executor as documented. The Micrometer
+     * binder's listener only records a timer and counts as bookkeeping. Release actions are
+     * dispatched to the callback executor either way.
+     */
+    boolean confirmsInline() {
+        for (RefListener l : listeners) {
+            if (!CONFIRM_IS_BOOKKEEPING.get(l.getClass())) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Per listener class: whether its onConfirmed is the no-op default or the Micrometer binder's. */
+    private static final ClassValue<Boolean> CONFIRM_IS_BOOKKEEPING = new ClassValue<>() {
+        @Override
+        protected Boolean computeValue(Class<?> type) {
+            try {
+                Class<?> declaring = type.getMethod("onConfirmed", RefInfo.class).getDeclaringClass();
+                return declaring == RefListener.class || declaring.getName().startsWith("io.percpuref.micrometer.");
+            } catch (NoSuchMethodException impossible) {
+                return false;
+            }
+        }
+    };
+
     boolean reclaimLeaks() {
         return reclaimLeaks;
     }
