@@ -72,4 +72,44 @@ class InlineConfirmRaceTest {
                 .isEqualTo(CALLBACK_THREAD)
                 .isNotEqualTo(killer);
     }
+
+    /**
+     * The same window during {@code shutdown()}: the thread calling shutdown "never runs your code"
+     * (docs/registry.md, "Which thread runs your code"), because it owes its caller a deadline. A
+     * listener with its own onConfirmed, added by another thread while shutdown() is killing, runs
+     * on the shutdown thread, where a slow one delays shutdown(Duration.ZERO) without bound.
+     */
+    @Test
+    void anOnConfirmedListenerAddedDuringShutdownDoesNotRunOnTheShutdownThread() throws Exception {
+        AtomicReference<String> confirmedOn = new AtomicReference<>();
+        RefListener userConfirm = new RefListener() {
+            @Override
+            public void onConfirmed(RefInfo info) {
+                confirmedOn.set(Thread.currentThread().getName());
+            }
+        };
+        registry.addListener(new RefListener() {
+            @Override
+            public void onKilled(RefInfo info) {
+                // another thread subscribes while the shutdown is killing (joined here only to
+                // make the window deterministic)
+                Thread subscriber = new Thread(() -> registry.addListener(userConfirm), "subscriber");
+                subscriber.start();
+                try {
+                    subscriber.join();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        });
+        registry.register("shutdown-late-listener", new Object(), r -> { });
+
+        Thread shutdown = new Thread(() -> registry.shutdown(Duration.ZERO), "shutdown-caller");
+        shutdown.start();
+        shutdown.join();
+        runQueuedCallbacks();
+
+        assertThat(confirmedOn.get()).as("the user's onConfirmed ran").isNotNull();
+        assertThat(confirmedOn.get()).as("never on the thread calling shutdown()").isNotEqualTo("shutdown-caller");
+    }
 }
