@@ -250,7 +250,7 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
      */
     private static final MethodHandle THREAD_ID = threadIdHandle();
     /** The probe of a thread whose home key is crowded; shared by all refs (as Striped64's probe in Thread). */
-    private static final ThreadLocal<Probe> PROBE = ThreadLocal.withInitial(Probe::new);
+    private static final ThreadLocal<int[]> PROBE = new ThreadLocal<>();
 
     /** Killed in this life: tryGetLive fails. Cleared by resurrect/reinit. */
     private static final int DEAD = 1;
@@ -513,13 +513,13 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
      */
     private boolean addToStripe(long[] s, long twiceDelta) {
         int home = homeHash();
-        Probe probe = (crowded & keyBit(home)) != 0 ? probe(home) : null;
+        int[] probe = (crowded & keyBit(home)) != 0 ? probe(home) : null;
         int failures = 0;
         for (;;) {
             if (s.length == 0) {
                 return false; // SEALED_NO_STRIPES
             }
-            int selector = probe != null ? probe.value : home;
+            int selector = probe != null ? probe[0] : home;
             int i = slotIndex(selector, stripesIn(s));
             long v = slotVolatile(s, i);
             if ((v & SEAL) != 0) {
@@ -553,11 +553,11 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
      * @param failures lost CASes in this operation so far, this one included
      * @return the table to retry in
      */
-    long[] contended(long[] s, int home, int selector, Probe probe, int failures) {
+    long[] contended(long[] s, int home, int selector, int[] probe, int failures) {
         int collisions = markCrowded(keyBit(home));
         int n = stripesIn(s);
         if (n > 1) {
-            probe.move(selector, n);
+            moveProbe(probe, selector, n);
         }
         if ((failures > 1 || collisions >= GROW_AFTER_COLLISIONS * n) && n < stripeCount) {
             return grow(s);
@@ -594,12 +594,15 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
         return 1 << (home >>> 28);
     }
 
-    /** The calling thread's probe, starting at its home hash the first time (so it does not move yet). */
-    private static Probe probe(int home) {
-        Probe p = PROBE.get();
-        if (!p.started) {
-            p.value = home;
-            p.started = true;
+    /**
+     * The calling thread's probe (its one element is the stripe selector), starting at its home hash
+     * the first time (so it does not move yet).
+     */
+    private static int[] probe(int home) {
+        int[] p = PROBE.get();
+        if (p == null) {
+            p = new int[] {home};
+            PROBE.set(p);
         }
         return p;
     }
@@ -688,7 +691,7 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
         long[] s = stripes;
         int n = s == null || s.length == 0 ? Math.min(MIN_STRIPES, stripeCount) : stripesIn(s);
         int home = homeHash();
-        return slotIndex((crowded & keyBit(home)) != 0 ? probe(home).value : home, n);
+        return slotIndex((crowded & keyBit(home)) != 0 ? probe(home)[0] : home, n);
     }
 
     /** Stripes in the current table; 0 if the ref has none (not inflated, or sealed before it did). */
@@ -703,8 +706,8 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
      */
     void collided(int failures) {
         int home = homeHash();
-        Probe probe = probe(home);
-        contended(stripes, home, (crowded & keyBit(home)) != 0 ? probe.value : home, probe, failures);
+        int[] probe = probe(home);
+        contended(stripes, home, (crowded & keyBit(home)) != 0 ? probe[0] : home, probe, failures);
     }
 
     /** Whether a stripe table has been published (for tests: inflation must follow real contention). */
@@ -728,29 +731,28 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
         return witness == null ? fresh : witness;
     }
 
-    /**
-     * The stripe selector of a thread that collided: starts at the thread's home hash and moves to
-     * another stripe at each collision. Shared by all refs, so a thread stays moved for all of them
-     * (a ref where its key is not crowded ignores it). Only its own thread touches it.
+    /*
+     * The probe of a thread that collided: an int[1] holding its stripe selector, in a plain
+     * ThreadLocal. It starts at the thread's home hash and moves to another stripe at each collision.
+     * Shared by all refs, so a thread stays moved for all of them (a ref where its key is not crowded
+     * ignores it). Only its own thread touches it. Neither the ThreadLocal nor the int[] is a class of
+     * this library, so a pooled thread that once collided does not pin the library's class loader
+     * (ProbeClassLoaderLeakTest).
      */
-    static final class Probe {
-        int value;
-        boolean started;
 
-        /**
-         * Moves to a pseudo-random stripe of a table of {@code n > 1} stripes other than the one
-         * {@code from} selects (xorshift from the probe's value, which another ref may have moved).
-         */
-        void move(int from, int n) {
-            int old = stripeOf(from, n);
-            int x = value != 0 ? value : 0x9E3779B9; // xorshift keeps 0 at 0
-            do {
-                x ^= x << 13;
-                x ^= x >>> 17;
-                x ^= x << 5;
-            } while (stripeOf(x, n) == old);
-            value = x;
-        }
+    /**
+     * Moves {@code probe} to a pseudo-random stripe of a table of {@code n > 1} stripes other than
+     * the one {@code from} selects (xorshift from the probe's value, which another ref may have moved).
+     */
+    static void moveProbe(int[] probe, int from, int n) {
+        int old = stripeOf(from, n);
+        int x = probe[0] != 0 ? probe[0] : 0x9E3779B9; // xorshift keeps 0 at 0
+        do {
+            x ^= x << 13;
+            x ^= x >>> 17;
+            x ^= x << 5;
+        } while (stripeOf(x, n) == old);
+        probe[0] = x;
     }
 
     // ------------------------------------------------------------------------------------------

@@ -114,6 +114,13 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     private volatile Thread confirmingThread;
     /** That kill's confirm task, parked by {@link #dispatch} until the kill's bookkeeping is done; only its thread touches it. */
     private Runnable parkedConfirm;
+    /**
+     * The listeners an inline confirm notifies: the snapshot that {@link RefRegistry#inlineConfirmListeners()}
+     * found to be bookkeeping only, so that a listener added meanwhile (user code) is never run in the
+     * killing thread. Null when the confirm runs on the callback executor. Written and read by the
+     * killing thread only.
+     */
+    private RefListener[] inlineConfirmListeners;
     /** nanoTime of the kill; 0 until written, just after the CAS to DYING. */
     private volatile long killedAt;
     /** nanoTime when the release action finished; written before state becomes RELEASED. */
@@ -276,10 +283,22 @@ final class ManagedEntry<T> implements ManagedResource<T> {
             } finally {
                 Runnable confirmTask = parkedConfirm;
                 if (confirmTask != null) {
-                    // After the kill's bookkeeping, as a deferred task would run, but in this thread:
-                    // no hop to the callback executor. A release it triggers is dispatched normally.
                     parkedConfirm = null;
-                    runCallback(confirmTask);
+                    // Decided again, on the listeners the confirm will notify: an onKilled listener or
+                    // another thread may have added one with an onConfirmed of its own since the kill.
+                    RefListener[] bookkeeping = registry.inlineConfirmListeners();
+                    if (bookkeeping == null) {
+                        registry.execute(this, () -> runCallback(confirmTask));
+                    } else {
+                        // After the kill's bookkeeping, as a deferred task would run, but in this thread:
+                        // no hop to the callback executor. A release it triggers is dispatched normally.
+                        inlineConfirmListeners = bookkeeping;
+                        try {
+                            runCallback(confirmTask);
+                        } finally {
+                            inlineConfirmListeners = null;
+                        }
+                    }
                 }
             }
             return confirmedStage;
@@ -319,7 +338,12 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     /** The ref's one-off confirm callback; runs before release, on the callback executor or inline (see {@link #dispatch}). */
     private void confirm() {
         initialRef = INITIAL_DROPPING;
-        registry.confirmed(this);
+        RefListener[] inline = inlineConfirmListeners;
+        if (inline != null) {
+            registry.confirmed(this, inline);
+        } else {
+            registry.confirmed(this);
+        }
     }
 
     /** The ref's release callback: runs once, on the callback executor, when the count reached zero. */

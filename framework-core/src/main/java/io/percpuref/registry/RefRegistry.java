@@ -658,6 +658,29 @@ public final class RefRegistry implements AutoCloseable {
         return true;
     }
 
+    /**
+     * The listeners an inline confirm may notify in the killing thread: a snapshot of them if every
+     * one's {@code onConfirmed} is bookkeeping ({@link #confirmsInline()}), else null (the confirm goes
+     * to the callback executor). The confirm then notifies exactly this snapshot
+     * ({@link #confirmed(ManagedEntry, RefListener[])}), so a listener added after the decision, by an
+     * {@code onKilled} listener or by another thread, is never run in the killing thread.
+     */
+    RefListener[] inlineConfirmListeners() {
+        RefListener[] snapshot = listeners.toArray(NO_LISTENERS);
+        return bookkeepingOnly(snapshot) ? snapshot : null;
+    }
+
+    private static final RefListener[] NO_LISTENERS = new RefListener[0];
+
+    private static boolean bookkeepingOnly(RefListener[] snapshot) {
+        for (RefListener l : snapshot) {
+            if (!CONFIRM_IS_BOOKKEEPING.get(l.getClass())) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Per listener class: whether its onConfirmed is the no-op default or the Micrometer binder's. */
     private static final ClassValue<Boolean> CONFIRM_IS_BOOKKEEPING = new ClassValue<>() {
         @Override
@@ -689,6 +712,17 @@ public final class RefRegistry implements AutoCloseable {
 
     void confirmed(ManagedEntry<?> e) {
         fire("onConfirmed", e, RefListener::onConfirmed);
+    }
+
+    /** {@link #confirmed(ManagedEntry)} for an inline confirm: notifies the snapshot it was decided on. */
+    void confirmed(ManagedEntry<?> e, RefListener[] snapshot) {
+        if (snapshot.length == 0) {
+            return;
+        }
+        RefInfo info = e.info();
+        for (RefListener l : snapshot) {
+            notify("onConfirmed", e, l, info, RefListener::onConfirmed);
+        }
     }
 
     void released(ManagedEntry<?> e) {
@@ -807,13 +841,18 @@ public final class RefRegistry implements AutoCloseable {
     /** Delivers {@code payload} to every listener, each call isolated from the others. */
     private <P> void fire(String event, ManagedEntry<?> e, P payload, BiConsumer<RefListener, P> call) {
         for (RefListener l : listeners) {
-            try {
-                call.accept(l, payload);
-            } catch (Throwable t) {
-                reportFailure(e.name(), e.state().name(), "listener " + l + " threw in " + event + ": " + t, t);
-                if (t instanceof VirtualMachineError) {
-                    throw (VirtualMachineError) t;
-                }
+            notify(event, e, l, payload, call);
+        }
+    }
+
+    /** Delivers {@code payload} to one listener; a failure is reported, never passed on (but a VM error). */
+    private <P> void notify(String event, ManagedEntry<?> e, RefListener l, P payload, BiConsumer<RefListener, P> call) {
+        try {
+            call.accept(l, payload);
+        } catch (Throwable t) {
+            reportFailure(e.name(), e.state().name(), "listener " + l + " threw in " + event + ": " + t, t);
+            if (t instanceof VirtualMachineError) {
+                throw (VirtualMachineError) t;
             }
         }
     }
