@@ -187,7 +187,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     /** tryGetLive and wrap the reference in a lease; null (and a counted rejection) if not live. */
     private RefLease<T> lease() {
         if (!ref.tryGetLive()) {
-            registry.rejected();
+            registry.rejected(name, state);
             return null;
         }
         return wrap();
@@ -307,6 +307,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     /** The ref's release callback: runs once, on the callback executor, when the count reached zero. */
     private void release() {
         state = RefState.RELEASING;
+        RegistryEvents.Release event = RegistryEvents.beginRelease();
         try {
             releaseAction.release(resource);
         } catch (Throwable t) {
@@ -320,6 +321,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
             }
         } finally {
             releasedAt = System.nanoTime();
+            RegistryEvents.endRelease(event, registry, this, releaseFailure != null);
             // release: the release time and everything the action did are visible to readers of RELEASED
             state = RefState.RELEASED;
             registry.released(this);
@@ -561,6 +563,13 @@ final class ManagedEntry<T> implements ManagedResource<T> {
             }
             Thread.yield();
         }
+    }
+
+    /** Nanoseconds from the kill to now (or to the release, once released); for JFR events. */
+    long sinceKillNanos() {
+        long killed = killedAt;
+        long end = state == RefState.RELEASED ? releasedAt : System.nanoTime();
+        return killed == 0 ? 0 : Math.max(0, end - killed);
     }
 
     private static Duration since(long start, long end) {

@@ -82,7 +82,9 @@ public final class RefRegistry implements AutoCloseable {
      *            be briefly off by one while a transition is under way.
      *
      * Events     Listeners are a CopyOnWriteArrayList, called synchronously where the event happens;
-     *            each call is isolated (a throwing listener is reported, the rest still run).
+     *            each call is isolated (a throwing listener is reported, the rest still run). JFR
+     *            events (RegistryEvents) are committed at the same points, before the listeners,
+     *            and cost nothing while no recording runs.
      *
      * Shutdown   shutdown() sets `shutdown` (volatile), then kills every entry it finds without
      *            waiting for any (kill is non-blocking; the callbacks it triggers are deferred, see
@@ -185,6 +187,8 @@ public final class RefRegistry implements AutoCloseable {
     private final LongAdder releaseFailures = new LongAdder();
     /** Which leaks are logged in full, and the rate limit of the rest. */
     private final LeakLog leakLog = new LeakLog();
+    /** Which refusals become JFR events (at most one per 100 ms). */
+    private final RegistryEvents.RefusalSampler refusalSampler = new RegistryEvents.RefusalSampler();
 
     private RefRegistry(Builder b) {
         this.name = b.name;
@@ -298,7 +302,7 @@ public final class RefRegistry implements AutoCloseable {
         Objects.requireNonNull(name, "name");
         ManagedEntry<?> e = entries.get(name);
         if (e == null) {
-            rejected();
+            rejected(name, RefState.RELEASED);
             throw new ResourceUnavailableException(name, RefState.RELEASED.name(),
                     "no resource is registered under this name in registry '" + this.name + "'");
         }
@@ -707,8 +711,10 @@ public final class RefRegistry implements AutoCloseable {
         return reclaimLeaks;
     }
 
-    void rejected() {
+    /** A lease on {@code resource}, in {@code state}, was refused (JFR: sampled, see RegistryEvents). */
+    void rejected(String resource, RefState state) {
         rejections.increment();
+        RegistryEvents.refused(this, refusalSampler, resource, state);
     }
 
     void killed(ManagedEntry<?> e) {
@@ -716,10 +722,12 @@ public final class RefRegistry implements AutoCloseable {
         dying.increment();
         kills.increment();
         scheduleStuckCheck(e);
+        RegistryEvents.killed(this, e);
         fire("onKilled", e, RefListener::onKilled);
     }
 
     void confirmed(ManagedEntry<?> e) {
+        RegistryEvents.confirmed(this, e);
         fire("onConfirmed", e, RefListener::onConfirmed);
     }
 
@@ -758,6 +766,7 @@ public final class RefRegistry implements AutoCloseable {
                         + " leaks in total");
             }
         }
+        RegistryEvents.leaked(this, report);
         fire("onLeak", e, report, RefListener::onLeak);
     }
 
@@ -877,6 +886,7 @@ public final class RefRegistry implements AutoCloseable {
         LOGGER.log(System.Logger.Level.WARNING, "resource '" + info.name() + "' [" + info.state()
                 + "] is stuck: dying for " + info.dyingFor() + " (threshold " + stuckThreshold + ") with "
                 + info.inFlight() + " lease(s) in flight" + holders);
+        RegistryEvents.stuck(this, info);
         fire("onStuck", e, info, RefListener::onStuck);
     }
 
