@@ -167,7 +167,7 @@ class LeakDetectionTest {
         long tracked = holders.holders().size() + holders.moreHolders();
 
         // Binomial(12800, 1/128): mean 100, standard deviation ~10.
-        assertThat(tracked).isBetween(40, 200);
+        assertThat(tracked).isBetween(40L, 200L);
         open.forEach(Lease::close);
     }
 
