@@ -30,7 +30,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * by the ref's release callback, the only place that can run once the count reaches zero: before
  * and after the release action.
  *
- * <p>Ordering of a kill: (1) CAS to DYING, (2) record the kill time, (3) {@code ref.kill(confirm)},
+ * <p>Ordering of a kill: (1) CAS to DYING, (2) record the kill time and track every lease from now
+ * on ({@link #TRACK_FROM_KILL}), (3) {@code ref.kill(confirm)},
  * with the callbacks it triggers held back, (4) the registry's counters, stuck check and
  * {@code onKilled} listeners, (5) the held-back callbacks go to the callback executor. So the ref is
  * dead before any user code of the kill runs (a failure in (4) cannot leave a DYING entry with a
@@ -42,6 +43,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * kept and reported), release time, state RELEASED, then {@link RefRegistry#released}: leave the map (name free), counters, cancel the
  * stuck check, {@code onReleased}. The ref's {@code released()} stage, which {@link #released()}
  * returns, completes after all of this.
+ *
+ * <p>Which leases are tracked: {@link #sampling}, this entry's copy of the registry's rate (leak
+ * detection level and interval, changeable at run time), read opaque by each lease; the kill sets
+ * it for good to track every lease ("track from kill"), so a dying entry can name every holder it
+ * got after its kill. See {@link #applySampling()} for how copies follow a tuning.
  *
  * <p>Leak tracking: a tracked lease's {@link LeakRecord} lives in {@link #holders}, created on first
  * use, so entries that never track a lease pay one null field, until the lease is closed or leaks;
