@@ -1,6 +1,7 @@
 package io.percpuref.registry;
 
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -12,6 +13,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -27,10 +30,19 @@ class TrackingRaceTest {
     private static final int LEASES = 40;
 
     private final ExecutorService pool = Executors.newFixedThreadPool(3);
+    /** The registry logs each tuning at INFO: thousands of lines here, so only warnings pass while this runs. */
+    private final Logger registryLog = Logger.getLogger(RefRegistry.class.getName());
+    private final Level registryLogLevel = registryLog.getLevel();
+
+    @BeforeEach
+    void quietTuningLog() {
+        registryLog.setLevel(Level.WARNING);
+    }
 
     @AfterEach
     void stopPool() {
         pool.shutdownNow();
+        registryLog.setLevel(registryLogLevel);
     }
 
     /**
