@@ -3,6 +3,10 @@ package io.percpuref.spring;
 import io.micrometer.common.KeyValue;
 import io.micrometer.common.KeyValues;
 
+import org.springframework.util.ClassUtils;
+
+import java.util.StringJoiner;
+
 /**
  * The default {@link GuardedCallObservationConvention}: the observation is named
  * {@value #NAME} (so its timer appears in Prometheus as
@@ -67,6 +71,15 @@ public class DefaultGuardedCallObservationConvention implements GuardedCallObser
     /** Returns {@value #METHOD}. */
     @Override
     public KeyValues getHighCardinalityKeyValues(GuardedCallContext context) {
-        return KeyValues.of(KeyValue.of(METHOD, GuardedMethod.describe(context.getMethod(), context.getTargetClass())));
+        return KeyValues.of(KeyValue.of(METHOD, describe(context)));
+    }
+
+    /** {@code Catalog.get(String)}: the target's short class name, the method and its parameter types. */
+    private static String describe(GuardedCallContext context) {
+        StringJoiner parameters = new StringJoiner(", ", "(", ")");
+        for (Class<?> type : context.getMethod().getParameterTypes()) {
+            parameters.add(type.getSimpleName());
+        }
+        return ClassUtils.getShortName(context.getTargetClass()) + "." + context.getMethod().getName() + parameters;
     }
 }

@@ -1,5 +1,7 @@
 package io.percpuref.spring;
 
+import org.springframework.aot.hint.annotation.Reflective;
+
 import java.lang.annotation.Documented;
 import java.lang.annotation.ElementType;
 import java.lang.annotation.Inherited;
@@ -20,6 +22,9 @@ import java.lang.annotation.Target;
  *     List<Hit> search(String query) { ... }               // holds a lease on "index" for the call
  *
  *     List<Hit> cached(String query, ResourceUnavailableException e) { ... }
+ *
+ *     @Guarded(resourceExpression = "#shard")            // the resource named by the argument
+ *     List<Hit> searchShard(String shard, String query) { ... }
  * }
  * }</pre>
  *
@@ -61,9 +66,13 @@ import java.lang.annotation.Target;
  * <p>The guard is a Spring AOP advisor: it applies to calls through the bean's proxy (not to calls
  * a bean makes on {@code this}), works with JDK and CGLIB proxies, and does not need AspectJ. Its
  * place among other advisors on the same proxy is {@code percpu-ref.guard.order} (see
- * {@link GuardedBeanPostProcessor}). Methods declared by {@link Object}, and {@code close()} /
+ * {@link io.percpuref.spring.guard.GuardedBeanPostProcessor}). Methods declared by {@link Object}, and {@code close()} /
  * {@code destroy()} of {@link AutoCloseable} / {@code DisposableBean} beans, are never guarded by a
  * type-level annotation.
+ *
+ * <p>Ready for native images: {@code @Guarded} is {@link Reflective @Reflective}, so Spring's AOT
+ * processing registers reflection hints for the guarded methods (invoked reflectively by the
+ * proxy) and their fallback methods (invoked reflectively by the guard).
  *
  * @see GuardedResource
  */
@@ -71,6 +80,7 @@ import java.lang.annotation.Target;
 @Retention(RetentionPolicy.RUNTIME)
 @Inherited
 @Documented
+@Reflective(GuardedReflectiveProcessor.class)
 public @interface Guarded {
 
     /**
@@ -80,6 +90,19 @@ public @interface Guarded {
      * bean, and fails at startup elsewhere.
      */
     String value() default "";
+
+    /**
+     * A SpEL expression over the method's arguments whose value, per call, is the name of the
+     * resource to lease, for methods whose resource depends on an argument (a shard, a tenant):
+     * {@code @Guarded(resourceExpression = "#shard")}, {@code "'tenant-' + #tenant.id"}. Arguments
+     * are {@code #name} (when compiled with {@code -parameters}, as Spring Boot's build plugins do),
+     * {@code #p0} / {@code #a0} by position. Parsed once per method, at startup (a parse error fails
+     * the startup); evaluated before each call. A call whose expression fails, or yields null or a
+     * blank string, fails with an {@code IllegalStateException} naming the method and the
+     * expression, before the method runs. Exclusive with {@link #value()}. The name is the
+     * {@code resource} key of the guarded-call observation: use it for a bounded set of names.
+     */
+    String resourceExpression() default "";
 
     /**
      * The name of a method of the same bean to call instead when the resource is not live. It must
@@ -125,7 +148,7 @@ public @interface Guarded {
 
         /**
          * The call returns at once without running the method, logged in one line at
-         * {@code DEBUG} (logger {@code io.percpuref.spring.GuardInterceptor}) and counted in
+         * {@code DEBUG} (logger {@code io.percpuref.spring.guard.GuardInterceptor}) and counted in
          * {@code percpu.refs.rejections} like every refusal. Only for methods that return
          * {@code void}; anything else fails at startup.
          */

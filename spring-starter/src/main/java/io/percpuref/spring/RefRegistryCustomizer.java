@@ -6,14 +6,14 @@ import io.percpuref.registry.RefRegistry;
  * Customizes the auto-configured {@link RefRegistry} without replacing it: every bean of this type
  * is called, in {@link org.springframework.core.Ordered} / {@code @Order} order, with the registry's
  * builder after the {@code percpu-ref.*} properties have been applied to it and before it is built.
- * So a customizer sees (and may override) the configured leak detection and stuck threshold, and
- * sets what properties cannot express: a callback executor, an error reporter, the registry's name,
- * leak reclaiming, the leak sampling interval.
+ * So a customizer sees (and may override) what the properties configured (name, leak detection
+ * and sampling interval, leak reclaiming, stuck threshold, callback executor), and sets what
+ * properties cannot express: an error reporter, an executor that is not a bean.
  *
  * <pre>{@code
  * @Bean
- * RefRegistryCustomizer refCallbacksOnOurPool(ExecutorService refCallbacks) {
- *     return builder -> builder.callbackExecutor(refCallbacks).reclaimLeaks(true);
+ * RefRegistryCustomizer refFailuresToTheLog() {
+ *     return builder -> builder.errorReporter(failure -> log.error("percpu-ref failure", failure));
  * }
  * }</pre>
  *

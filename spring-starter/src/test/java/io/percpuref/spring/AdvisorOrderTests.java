@@ -2,6 +2,7 @@ package io.percpuref.spring;
 
 import io.percpuref.ResourceUnavailableException;
 import io.percpuref.registry.ManagedResource;
+import io.percpuref.spring.autoconfigure.PercpuRefAutoConfiguration;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;

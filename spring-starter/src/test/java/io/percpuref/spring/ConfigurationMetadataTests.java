@@ -1,5 +1,8 @@
 package io.percpuref.spring;
 
+import io.percpuref.spring.autoconfigure.PercpuRefActuatorAutoConfiguration;
+import io.percpuref.spring.autoconfigure.PercpuRefAutoConfiguration;
+
 import org.junit.jupiter.api.Test;
 import org.springframework.core.io.ClassPathResource;
 
@@ -27,7 +30,11 @@ class ConfigurationMetadataTests {
                 Map.entry("percpu-ref.guard.unknown-resource", "\"fail\""),
                 Map.entry("percpu-ref.guard.observations.enabled", "true"),
                 Map.entry("percpu-ref.health.stuck-status", "\"UP\""),
-                Map.entry("percpu-ref.web.retry-after", "\"1s\""));
+                Map.entry("percpu-ref.web.retry-after", "\"1s\""),
+                Map.entry("percpu-ref.name", "\"default\""),
+                Map.entry("percpu-ref.leak-sampling-interval", "128"),
+                Map.entry("percpu-ref.reclaim-leaks", "false"),
+                Map.entry("management.health.percpurefs.enabled", "true"));
         for (String name : defaults.keySet()) {
             int at = json.indexOf("\"name\": \"" + name + "\"");
             assertThat(at).as(name).isNotNegative();
@@ -35,6 +42,20 @@ class ConfigurationMetadataTests {
             assertThat(entry).as(name).contains("\"description\": \"")
                     .contains("\"defaultValue\": " + defaults.get(name));
         }
+    }
+
+    @Test
+    void theCallbackExecutorIsDescribedAndCompletedWithExecutorBeans() throws IOException {
+        String json = new ClassPathResource("META-INF/spring-configuration-metadata.json")
+                .getContentAsString(StandardCharsets.UTF_8);
+        int at = json.indexOf("\"name\": \"percpu-ref.callback-executor\"");
+        assertThat(at).isNotNegative();
+        assertThat(json.substring(at, json.indexOf('}', at))).contains("\"description\": \"Name of the")
+                .contains("percpuRefCallbackExecutor");
+        int hint = json.indexOf("\"name\": \"percpu-ref.callback-executor\"", json.indexOf("\"hints\""));
+        assertThat(hint).isPositive();
+        assertThat(json.substring(hint, json.indexOf(']', hint))).contains("\"spring-bean-reference\"")
+                .contains("\"target\": \"java.util.concurrent.Executor\"");
     }
 
     @Test

@@ -2,6 +2,7 @@ package io.percpuref.spring;
 
 import io.percpuref.ResourceUnavailableException;
 import io.percpuref.registry.RefRegistry;
+import io.percpuref.spring.autoconfigure.PercpuRefAutoConfiguration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.springframework.boot.autoconfigure.AutoConfigurations;

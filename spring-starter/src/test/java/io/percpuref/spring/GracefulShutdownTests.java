@@ -4,6 +4,7 @@ import io.percpuref.ResourceUnavailableException;
 import io.percpuref.registry.ManagedResource;
 import io.percpuref.registry.RefRegistry;
 import io.percpuref.registry.RefState;
+import io.percpuref.spring.autoconfigure.PercpuRefAutoConfiguration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;

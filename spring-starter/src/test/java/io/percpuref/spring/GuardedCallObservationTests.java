@@ -10,6 +10,8 @@ import io.micrometer.observation.tck.TestObservationRegistry;
 import io.percpuref.ResourceUnavailableException;
 import io.percpuref.registry.ManagedResource;
 import io.percpuref.registry.RefRegistry;
+import io.percpuref.spring.autoconfigure.PercpuRefAutoConfiguration;
+import io.percpuref.spring.guard.ObservationGuardObserver;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.test.context.FilteredClassLoader;
@@ -52,7 +54,7 @@ class GuardedCallObservationTests {
     @Test
     void callsAreObservedInTheApplicationsObservationRegistry() {
         this.observed.run(context -> {
-            assertThat(context).hasSingleBean(GuardObserver.class);
+            assertThat(context).hasSingleBean(ObservationGuardObserver.class);
             assertThat(service(context).echo("a")).isEqualTo("echo a");
             assertThat(observations(context)).hasNumberOfObservationsWithNameEqualTo(NAME, 1);
         });
@@ -61,7 +63,7 @@ class GuardedCallObservationTests {
     @Test
     void withoutAnObservationRegistryBeanCallsAreGuardedAndNotObserved() {
         this.runner.run(context -> {
-            assertThat(context).hasSingleBean(GuardObserver.class).doesNotHaveBean(ObservationRegistry.class);
+            assertThat(context).hasSingleBean(ObservationGuardObserver.class).doesNotHaveBean(ObservationRegistry.class);
             assertThat(service(context).echo("a")).isEqualTo("echo a");
             db(context).kill();
             assertThatThrownBy(() -> service(context).echo("b")).isInstanceOf(ResourceUnavailableException.class);
@@ -71,7 +73,7 @@ class GuardedCallObservationTests {
     @Test
     void withoutMicrometerObservationOnTheClassPathThereIsNoObserverAndCallsAreGuarded() {
         this.runner.withClassLoader(new FilteredClassLoader(ObservationRegistry.class)).run(context -> {
-            assertThat(context).hasNotFailed().doesNotHaveBean(GuardObserver.class);
+            assertThat(context).hasNotFailed().doesNotHaveBean(ObservationGuardObserver.class);
             assertThat(service(context).echo("a")).isEqualTo("echo a");
             db(context).kill();
             assertThatThrownBy(() -> service(context).echo("b")).isInstanceOf(ResourceUnavailableException.class);
@@ -81,7 +83,7 @@ class GuardedCallObservationTests {
     @Test
     void propertyOffSwitchesObservationsOff() {
         this.observed.withPropertyValues("percpu-ref.guard.observations.enabled=false").run(context -> {
-            assertThat(context).doesNotHaveBean(GuardObserver.class);
+            assertThat(context).doesNotHaveBean(ObservationGuardObserver.class);
             assertThat(service(context).echo("a")).isEqualTo("echo a");
             assertThat(observations(context)).doesNotHaveAnyObservation();
         });

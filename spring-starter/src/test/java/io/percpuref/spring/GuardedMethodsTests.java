@@ -4,6 +4,7 @@ import io.percpuref.ResourceUnavailableException;
 import io.percpuref.registry.Lease;
 import io.percpuref.registry.ManagedResource;
 import io.percpuref.registry.RefRegistry;
+import io.percpuref.spring.autoconfigure.PercpuRefAutoConfiguration;
 import org.aspectj.lang.ProceedingJoinPoint;
 import org.aspectj.lang.annotation.Around;
 import org.aspectj.lang.annotation.Aspect;

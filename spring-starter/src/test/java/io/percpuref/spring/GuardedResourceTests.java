@@ -5,6 +5,8 @@ import io.percpuref.registry.Lease;
 import io.percpuref.registry.ManagedResource;
 import io.percpuref.registry.RefRegistry;
 import io.percpuref.registry.RefState;
+import io.percpuref.spring.autoconfigure.PercpuRefAutoConfiguration;
+import io.percpuref.spring.lifecycle.PercpuRefLifecycle;
 import jakarta.annotation.PreDestroy;
 import org.junit.jupiter.api.Test;
 import org.springframework.aop.support.AopUtils;

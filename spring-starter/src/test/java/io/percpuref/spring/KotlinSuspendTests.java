@@ -1,5 +1,7 @@
 package io.percpuref.spring;
 
+import io.percpuref.spring.autoconfigure.PercpuRefAutoConfiguration;
+
 import kotlin.Metadata;
 import kotlin.coroutines.Continuation;
 import org.junit.jupiter.api.Test;

@@ -3,6 +3,7 @@ package io.percpuref.spring;
 import io.percpuref.ResourceUnavailableException;
 import io.percpuref.registry.ManagedResource;
 import io.percpuref.registry.RefRegistry;
+import io.percpuref.spring.autoconfigure.PercpuRefAutoConfiguration;
 import org.junit.jupiter.api.Test;
 import org.reactivestreams.Publisher;
 import org.springframework.boot.autoconfigure.AutoConfigurations;

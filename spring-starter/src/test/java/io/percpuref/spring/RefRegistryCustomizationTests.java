@@ -4,6 +4,7 @@ import io.percpuref.registry.LeakDetection;
 import io.percpuref.registry.RefInfo;
 import io.percpuref.registry.RefListener;
 import io.percpuref.registry.RefRegistry;
+import io.percpuref.spring.autoconfigure.PercpuRefAutoConfiguration;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;

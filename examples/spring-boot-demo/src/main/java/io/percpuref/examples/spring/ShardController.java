@@ -64,6 +64,7 @@ class ShardController {
 
     @PutMapping(path = "/{name}/{key}", consumes = MediaType.TEXT_PLAIN_VALUE)
     ResponseEntity<Void> put(@PathVariable String name, @PathVariable String key, @RequestBody String value) {
+        this.shards.info(name); // 404 for a name no shard has, before the guarded call (one series per name)
         this.shards.put(name, key, value);
         return ResponseEntity.noContent().build();
     }
@@ -71,6 +72,7 @@ class ShardController {
     @GetMapping(path = "/{name}/{key}", produces = MediaType.TEXT_PLAIN_VALUE)
     ResponseEntity<String> get(@PathVariable String name, @PathVariable String key,
                                @RequestParam(defaultValue = "0") long holdMillis) {
+        this.shards.info(name); // 404 for a name no shard has, before the guarded call (one series per name)
         return this.shards.get(name, key, Duration.ofMillis(holdMillis)).map(ResponseEntity::ok)
                 .orElseGet(() -> ResponseEntity.notFound().build());
     }

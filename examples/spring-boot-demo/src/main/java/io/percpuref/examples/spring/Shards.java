@@ -1,9 +1,9 @@
 package io.percpuref.examples.spring;
 
-import io.percpuref.registry.Lease;
 import io.percpuref.registry.ManagedResource;
 import io.percpuref.registry.RefInfo;
 import io.percpuref.registry.RefRegistry;
+import io.percpuref.spring.Guarded;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.event.ContextClosedEvent;
@@ -23,9 +23,11 @@ import java.util.regex.Pattern;
 /**
  * Stores created and killed at run time, the programmatic side of percpu-ref: each shard is a
  * {@link KeyValueStore} registered in the application's {@link RefRegistry} with
- * {@link KeyValueStore#close()} as its release action, and every read or write holds a
- * {@link Lease} on it. {@link #kill(String)} is the registry's kill: new leases are refused at once,
- * and the store is closed when the last lease (for example a {@linkplain #get slow scan}) closes.
+ * {@link KeyValueStore#close()} as its release action, and every read or write holds a lease on
+ * it: {@code @Guarded(resourceExpression = "#name")} takes the lease on the shard that the call's
+ * {@code name} argument names. {@link #kill(String)} is the registry's kill: new leases are refused
+ * at once, and the store is closed when the last lease (for example a {@linkplain #get slow scan})
+ * closes.
  *
  * <p>This service knows the shards it registered until they are released; the registry knows their
  * state. A name is free again once its shard has been released.
@@ -43,7 +45,7 @@ public class Shards {
     private final int maxShards;
     private final Duration maxHold;
     /** The shards this service registered and that have not been released yet. */
-    private final ConcurrentHashMap<String, ManagedResource<KeyValueStore>> shards = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Shard> shards = new ConcurrentHashMap<>();
     /** Source of default names, {@code shard-1}, {@code shard-2}, ... */
     private final AtomicLong sequence = new AtomicLong();
     /** Opened when the application context starts closing: slow scans end early. */
@@ -79,10 +81,11 @@ public class Shards {
             store.close();
             throw e;
         }
-        this.shards.put(shardName, shard);
+        Shard registered = new Shard(shard, store);
+        this.shards.put(shardName, registered);
         // after the release action: the name is free, the store's directory gone
         shard.released().thenRun(() -> {
-            this.shards.remove(shardName, shard);
+            this.shards.remove(shardName, registered);
             log.info("shard '{}' released: {} keys, {} uses after close", shardName, store.size(), store.useAfterClose());
         });
         return shard.info();
@@ -90,7 +93,7 @@ public class Shards {
 
     /** The live and dying shards, in name order. */
     public List<RefInfo> list() {
-        return this.shards.values().stream().map(ManagedResource::info)
+        return this.shards.values().stream().map(shard -> shard.resource().info())
                 .sorted(Comparator.comparing(RefInfo::name)).toList();
     }
 
@@ -100,19 +103,18 @@ public class Shards {
      * @throws UnknownShardException if no live or dying shard has that name
      */
     public RefInfo info(String name) {
-        return shard(name).info();
+        return shard(name).resource().info();
     }
 
     /**
-     * Writes {@code key} under a lease.
+     * Writes {@code key} under a lease on the shard {@code name}.
      *
-     * @throws UnknownShardException                     if no live or dying shard has that name
-     * @throws io.percpuref.ResourceUnavailableException if the shard is dying
+     * @throws io.percpuref.ResourceUnavailableException if the shard is dying, or no shard has that
+     *                                                   name (check with {@link #info} first)
      */
+    @Guarded(resourceExpression = "#name")
     public void put(String name, String key, String value) {
-        try (Lease<KeyValueStore> lease = shard(name).acquire()) {
-            lease.resource().put(key, value);
-        }
+        shard(name).store().put(key, value);
     }
 
     /**
@@ -120,21 +122,20 @@ public class Shards {
      * (at most {@code demo.shards.max-hold}; less if the application is closing) before closing it:
      * a shard killed meanwhile stays dying, and its store open, until then.
      *
-     * @throws UnknownShardException                     if no live or dying shard has that name
-     * @throws io.percpuref.ResourceUnavailableException if the shard is dying
+     * @throws io.percpuref.ResourceUnavailableException if the shard is dying, or no shard has that
+     *                                                   name (check with {@link #info} first)
      * @throws IllegalArgumentException                  if {@code hold} is negative or above the maximum
      */
+    @Guarded(resourceExpression = "#name")
     public Optional<String> get(String name, String key, Duration hold) {
         if (hold.isNegative() || hold.compareTo(this.maxHold) > 0) {
             throw new IllegalArgumentException("hold must be between 0 and " + this.maxHold + ", was " + hold);
         }
-        try (Lease<KeyValueStore> lease = shard(name).acquire()) {
-            Optional<String> value = lease.resource().get(key);
-            if (!hold.isZero()) {
-                holdFor(hold);
-            }
-            return value;
+        Optional<String> value = shard(name).store().get(key);
+        if (!hold.isZero()) {
+            holdFor(hold);
         }
+        return value;
     }
 
     /**
@@ -146,7 +147,7 @@ public class Shards {
      * @throws ShardAlreadyKilledException if the shard is already dying
      */
     public RefInfo kill(String name) {
-        ManagedResource<KeyValueStore> shard = shard(name);
+        ManagedResource<KeyValueStore> shard = shard(name).resource();
         try {
             shard.kill();
         } catch (IllegalStateException alreadyKilled) {
@@ -155,8 +156,9 @@ public class Shards {
         return shard.info();
     }
 
-    private ManagedResource<KeyValueStore> shard(String name) {
-        ManagedResource<KeyValueStore> shard = this.shards.get(name);
+    /** Under a lease on {@code name} (a guarded call), its shard is registered and its store open. */
+    private Shard shard(String name) {
+        Shard shard = this.shards.get(name);
         if (shard == null) {
             throw new UnknownShardException(name);
         }
@@ -175,6 +177,10 @@ public class Shards {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt(); // end the scan early; the lease closes
         }
+    }
+
+    /** A registered shard and its store (the resource that its release action closes). */
+    private record Shard(ManagedResource<KeyValueStore> resource, KeyValueStore store) {
     }
 
     /** No live or dying shard has the requested name. */

@@ -24,6 +24,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -184,6 +185,50 @@ class PrometheusEndToEndTest {
         assertThat(prometheus.query("percpu_guarded_call_seconds_count{application=\"" + APPLICATION + "\", instance=\""
                 + instance + "\", resource=\"search\", outcome=\"refused\"}").get(0).path("metric").path("registry")
                 .asString()).isEqualTo("default");
+    }
+
+    @Test
+    void refusalsAreCountedPerShardThatTheCallsArgumentNamed() throws Exception {
+        // Shards.get/put: @Guarded(resourceExpression = "#name"), so each refusal is tagged with its shard.
+        JsonNode perShard = prometheus.query("sum by (resource) (percpu_guarded_call_seconds_count{application=\""
+                + APPLICATION + "\", instance=\"" + instance + "\", outcome=\"refused\"})");
+        Map<String, Double> refused = new TreeMap<>();
+        for (JsonNode series : perShard) {
+            refused.put(series.path("metric").path("resource").asString(),
+                    Double.parseDouble(series.path("value").get(1).asString()));
+        }
+        Map<String, Double> shards = refused.entrySet().stream().filter(e -> e.getKey().startsWith("shard-"))
+                .collect(Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue));
+        assertThat(shards).as("refused shards").hasSizeGreaterThanOrEqualTo(2);
+        // every refusal of the load is a shard's; the only other one is the search before its index
+        assertThat(shards.values().stream().mapToDouble(Double::doubleValue).sum()).isEqualTo(load.refused());
+        Set<String> refusedResources = new TreeSet<>(shards.keySet());
+        refusedResources.add("search");
+        assertThat(refused.keySet()).isEqualTo(refusedResources);
+        assertThat(value("sum(percpu_guarded_call_seconds_count{application=\"" + APPLICATION + "\", instance=\""
+                + instance + "\", resource=~\"shard-.*\", outcome=\"success\"})")).isGreaterThan(0);
+    }
+
+    @Test
+    void theDashboardsGuardedCallPanelShowsRefusalsPerShard() throws Exception {
+        GrafanaDashboard.Target panel = GrafanaDashboard.load(GrafanaDashboard.path()).targets().stream()
+                .filter(t -> t.expr().contains("percpu_guarded_call_seconds_count")).findFirst().orElseThrow();
+        Map<String, String> variables = Map.of("application", APPLICATION, "instance", instance.replace(".", "\\\\."),
+                "registry", "default", "__rate_interval", "4s");
+        JsonNode result = prometheus.queryRange(GrafanaDashboard.substitute(panel.expr(), variables), start, end,
+                Duration.ofSeconds(1)).path("result");
+        Set<String> refusedShards = new TreeSet<>();
+        for (JsonNode series : result) {
+            String resource = series.path("metric").path("resource").asString();
+            boolean nonZero = false;
+            for (JsonNode point : series.path("values")) {
+                nonZero |= Double.parseDouble(point.get(1).asString()) > 0;
+            }
+            if (nonZero && resource.startsWith("shard-") && "refused".equals(series.path("metric").path("outcome").asString())) {
+                refusedShards.add(resource);
+            }
+        }
+        assertThat(refusedShards).as("shards with refusals in the panel '%s'", panel.panelTitle()).isNotEmpty();
     }
 
     @Test

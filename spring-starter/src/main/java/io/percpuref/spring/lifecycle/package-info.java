@@ -1,0 +1,4 @@
+/**
+ * The drain of the registry at shutdown.
+ */
+package io.percpuref.spring.lifecycle;
