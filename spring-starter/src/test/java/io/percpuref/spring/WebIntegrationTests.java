@@ -2,6 +2,8 @@ package io.percpuref.spring;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.percpuref.micrometer.PercpuRefMetrics;
+import io.percpuref.registry.LeakDetection;
+import io.percpuref.registry.RefRegistry;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -39,6 +41,9 @@ class WebIntegrationTests {
     @Autowired
     private MeterRegistry meters;
 
+    @Autowired
+    private RefRegistry registry;
+
     @Test
     void killThroughTheActuatorRefusesNewRequestsAndClosesAfterTheRequestInFlight() throws Exception {
         assertThat(get("/work").statusCode()).isEqualTo(200);
@@ -54,6 +59,8 @@ class WebIntegrationTests {
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{}")).build());
         assertThat(kill.statusCode()).isEqualTo(200);
         assertThat(kill.body()).contains("\"killed\":true").contains("\"state\":\"DYING\"");
+        // Who holds it: the slow request's lease, opened before the kill (tracked only if sampled).
+        assertThat(get("/actuator/percpurefs/backend").body()).contains("\"holders\":{\"openLeases\":1,");
 
         HttpResponse<String> refused = get("/work");
         assertThat(refused.statusCode()).isEqualTo(503);
@@ -76,6 +83,26 @@ class WebIntegrationTests {
     }
 
     @Test
+    void leakDetectionIsChangedThroughTheActuatorAndBadValuesAreRefused() throws Exception {
+        try {
+            HttpResponse<String> changed = post("/actuator/percpurefs", "{\"leakDetection\":\"paranoid\"}");
+            assertThat(changed.statusCode()).isEqualTo(200);
+            assertThat(changed.body()).contains("\"leakDetection\":\"PARANOID\"").contains("\"leakSamplingInterval\":128");
+            assertThat(this.registry.leakDetection()).isEqualTo(LeakDetection.PARANOID);
+            assertThat(get("/actuator/percpurefs").body()).contains("\"leakDetection\":\"PARANOID\"");
+
+            assertThat(post("/actuator/percpurefs", "{\"leakSamplingInterval\":0}").statusCode()).isEqualTo(400);
+            assertThat(post("/actuator/percpurefs", "{\"leakDetection\":\"sometimes\"}").statusCode()).isEqualTo(400);
+            assertThat(post("/actuator/percpurefs", "{}").statusCode()).isEqualTo(400);
+            assertThat(this.registry.leakDetection()).isEqualTo(LeakDetection.PARANOID);
+            assertThat(this.registry.leakSamplingInterval()).isEqualTo(128);
+        }
+        finally {
+            this.registry.setLeakDetection(LeakDetection.SIMPLE);
+        }
+    }
+
+    @Test
     void metersAreBoundToTheApplicationsMeterRegistry() {
         assertThat(this.meters.find(PercpuRefMetrics.REFS).tag("state", "live").gauge()).isNotNull();
         assertThat(this.meters.find(PercpuRefMetrics.REJECTIONS).functionCounter()).isNotNull();
@@ -86,6 +113,11 @@ class WebIntegrationTests {
         HttpResponse<String> health = get("/actuator/health");
         assertThat(health.statusCode()).isEqualTo(200);
         assertThat(health.body()).contains("\"percpuRefs\":{").contains("\"stuckThreshold\":\"PT1M\"");
+    }
+
+    private HttpResponse<String> post(String path, String json) throws Exception {
+        return send(request(path).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(json)).build());
     }
 
     private HttpResponse<String> get(String path) throws Exception {
