@@ -7,7 +7,7 @@ import java.util.Arrays;
  * backtrace natively; the message is formatted only when read); its frames are materialized and
  * the leading frames of the lease machinery dropped only when a report needs them, so the printed
  * trace starts at the caller's {@code acquire()}/{@code tryAcquire()}/{@code retain()} line, or at
- * the call of a {@code @Guarded} method.
+ * the proxy frame of a {@code @Guarded} method (the next frame is the line that called it).
  */
 final class AcquisitionTrace extends Throwable {
 
@@ -47,9 +47,11 @@ final class AcquisitionTrace extends Throwable {
 
     /**
      * Whether a leading frame belongs to the lease machinery rather than to the caller: the
-     * registry's own lease classes, this library's Spring starter (a guarded call leases on the
-     * method's behalf) and the proxy and reflection frames between it and the guarded method. Only
-     * leading frames are dropped, so no frame below the first caller frame is ever hidden.
+     * registry's own lease classes, and for a {@code @Guarded} call the starter's guard and Spring
+     * AOP's invocation frames above the proxy. The proxy's frame (for example
+     * {@code Shards$$SpringCGLIB$$0.get}) is kept: it names the guarded method, and the frame below
+     * it is the line that called it. Only leading frames are dropped, so no frame below the first
+     * caller frame is ever hidden.
      */
     private static boolean isInternal(StackTraceElement frame) {
         String c = frame.getClassName();
@@ -57,8 +59,6 @@ final class AcquisitionTrace extends Throwable {
         return c.equals(ManagedEntry.class.getName()) || c.equals(RefLease.class.getName())
                 || c.equals(LeakRecord.class.getName()) || c.equals(AcquisitionTrace.class.getName())
                 || c.equals(RefRegistry.class.getName()) || c.equals(CurrentHolder.class.getName())
-                || c.startsWith(STARTER_PACKAGE) || c.startsWith("org.springframework.aop.")
-                || c.contains("$$SpringCGLIB$$") || c.startsWith("jdk.proxy") || c.startsWith("java.lang.reflect.")
-                || c.startsWith("jdk.internal.reflect.");
+                || c.startsWith(STARTER_PACKAGE) || c.startsWith("org.springframework.aop.");
     }
 }
