@@ -26,8 +26,9 @@ public record LeaseHolder(String refName, String acquiredBy, Throwable acquisiti
 
     /**
      * The acquisition site: the first frame of {@link #acquisitionTrace()}, which is the caller's
-     * {@code acquire()}/{@code tryAcquire()}/{@code retain()} line, outside this library. Empty
-     * without a trace.
+     * {@code acquire()}/{@code tryAcquire()}/{@code retain()} line, outside this library (for a
+     * {@code @Guarded} call of the Spring starter, the guarded method's proxy frame; the next frame
+     * is its caller). Empty without a trace.
      */
     public Optional<StackTraceElement> site() {
         if (acquisitionTrace == null) {
