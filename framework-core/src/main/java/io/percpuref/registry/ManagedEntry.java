@@ -515,13 +515,18 @@ final class ManagedEntry<T> implements ManagedResource<T> {
             long released = releasedAt;
             return new RefInfo(name, s, 0, since(registeredAt, released), since(killedAt, released));
         }
+        Optional<OpenLeases> open = withOpenLeases && s == RefState.DYING ? Optional.of(openLeases()) : Optional.empty();
         long now = System.nanoTime();
-        long count = s == RefState.RELEASING ? 0 : ref.approximateCount();
-        // The initial reference is not a lease: it is held while live and until the kill is confirmed.
-        long inFlight = s == RefState.LIVE || (s == RefState.DYING && initialRef == INITIAL_HELD) ? count - 1 : count;
+        long inFlight;
+        if (open.isPresent()) {
+            inFlight = open.get().count(); // read by leaseCount(), which settles a confirm that is dropping the initial reference
+        } else {
+            long count = s == RefState.RELEASING ? 0 : ref.approximateCount();
+            // The initial reference is not a lease: it is held while live and until the kill is confirmed.
+            inFlight = s == RefState.LIVE || (s == RefState.DYING && initialRef == INITIAL_HELD) ? count - 1 : count;
+        }
         long killed = killedAt;
         Duration dyingFor = s == RefState.LIVE || killed == 0 ? Duration.ZERO : since(killed, now);
-        Optional<OpenLeases> open = withOpenLeases && s == RefState.DYING ? Optional.of(openLeases()) : Optional.empty();
         return new RefInfo(name, s, Math.max(0, inFlight), since(registeredAt, now), dyingFor, open);
     }
 

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -82,6 +83,36 @@ class DyingHoldersTest {
             assertThat(open.dyingFor()).isGreaterThanOrEqualTo(Duration.ofMillis(5));
             assertThat(open.toString()).containsPattern("2 open leases not tracked, opened before the kill, so held for at least PT0\\.[0-9]+S");
         });
+    }
+
+    @Test
+    void inFlightOfADyingResourceIsExactWhileItsConfirmIsStillRunning() throws Exception {
+        CountDownLatch inConfirm = new CountDownLatch(1);
+        CountDownLatch confirmMayReturn = new CountDownLatch(1);
+        RefRegistry registry = registry(LeakDetection.DISABLED);
+        registry.addListener(new RefListener() {
+            @Override
+            public void onConfirmed(RefInfo info) {
+                inConfirm.countDown(); // the confirm task has run the confirm; the initial reference is not dropped yet
+                try {
+                    confirmMayReturn.await(10, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        });
+        ManagedResource<TestResource> h = registry.register("r", new TestResource(), TestResource::close);
+        keep(h.acquire());
+        h.kill();
+        assertThat(inConfirm.await(10, TimeUnit.SECONDS)).isTrue();
+        try {
+            RefInfo info = h.info();
+
+            assertThat(info.inFlight()).isEqualTo(1);
+            assertThat(info.openLeases().orElseThrow().count()).isEqualTo(1);
+        } finally {
+            confirmMayReturn.countDown();
+        }
     }
 
     @Test
