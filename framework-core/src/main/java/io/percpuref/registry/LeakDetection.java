@@ -7,7 +7,9 @@ package io.percpuref.registry;
  * <p>A tracked lease records the acquiring thread's name and stack trace (a few microseconds) and a
  * phantom reference; an untracked lease costs nothing beyond the lease object itself. Only tracked
  * leases can be reported as leaks, can be reclaimed ({@link RefRegistry.Builder#reclaimLeaks(boolean)}),
- * and appear as holders in a {@link ShutdownReport}.
+ * and appear as holders in a {@link ShutdownReport}. A dying resource tracks every lease it still
+ * hands out, whatever the level. The level can be changed on a running registry
+ * ({@link RefRegistry#setLeakDetection(LeakDetection)}).
  */
 public enum LeakDetection {
     /** Track nothing. */

@@ -30,7 +30,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * by the ref's release callback, the only place that can run once the count reaches zero: before
  * and after the release action.
  *
- * <p>Ordering of a kill: (1) CAS to DYING, (2) record the kill time, (3) {@code ref.kill(confirm)},
+ * <p>Ordering of a kill: (1) CAS to DYING, (2) record the kill time and track every lease from now
+ * on ({@link #TRACK_FROM_KILL}), (3) {@code ref.kill(confirm)},
  * with the callbacks it triggers held back, (4) the registry's counters, stuck check and
  * {@code onKilled} listeners, (5) the held-back callbacks go to the callback executor, except the
  * confirm task when it is only the registry's bookkeeping ({@link RefRegistry#confirmsInline()}: no
@@ -45,6 +46,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * kept and reported), release time, state RELEASED, then {@link RefRegistry#released}: leave the map (name free), counters, cancel the
  * stuck check, {@code onReleased}. The ref's {@code released()} stage, which {@link #released()}
  * returns, completes after all of this.
+ *
+ * <p>Which leases are tracked: {@link #sampling}, this entry's copy of the registry's rate (leak
+ * detection level and interval, changeable at run time), read opaque by each lease; the kill sets
+ * it for good to track every lease ("track from kill"), so a dying entry can name every holder it
+ * got after its kill. See {@link #applySampling()} for how copies follow a tuning.
  *
  * <p>Leak tracking: a tracked lease's {@link LeakRecord} lives in {@link #holders}, created on first
  * use, so entries that never track a lease pay one null field, until the lease is closed or leaks;
@@ -64,6 +70,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     private static final VarHandle STUCK;
     private static final VarHandle HOLDERS;
     private static final VarHandle LEAK_SITES;
+    private static final VarHandle SAMPLING;
 
     static {
         try {
@@ -72,6 +79,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
             STUCK = lookup.findVarHandle(ManagedEntry.class, "stuck", int.class);
             HOLDERS = lookup.findVarHandle(ManagedEntry.class, "holders", Holders.class);
             LEAK_SITES = lookup.findVarHandle(ManagedEntry.class, "leakSites", LeakSites.class);
+            SAMPLING = lookup.findVarHandle(ManagedEntry.class, "sampling", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -90,6 +98,16 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     private static final int INITIAL_DROPPING = 1;
     /** {@link #initialRef}: the confirm callback task returned, so the initial reference has been dropped. */
     private static final int INITIAL_DROPPED = 2;
+    /** {@link #sampling}: track no lease. */
+    static final int TRACK_NONE = 0;
+    /** {@link #sampling}: track every lease (PARANOID). */
+    static final int TRACK_ALL = 1;
+    /**
+     * {@link #sampling}: killed, track every lease from now on (the leases a dying resource can still
+     * get: {@link Lease#retain()}, or an acquire concurrent with the kill). Final: tuning never
+     * overwrites it.
+     */
+    static final int TRACK_FROM_KILL = -1;
     /** How long {@link #openLeases()} waits for a confirm callback task to return after its last step. */
     private static final long CONFIRM_SETTLE_NANOS = 1_000_000;
 
@@ -103,8 +121,13 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     private final ReleaseAction<? super T> releaseAction;
     /** The reference count; leases are its references, the registration its initial reference. */
     final PercpuRef ref;
-    /** Leak tracking: 0 tracks nothing, 1 every lease, n one lease in n (random). */
-    private final int sampling;
+    /**
+     * Which leases to track: {@link #TRACK_NONE}, {@link #TRACK_ALL}, n &gt; 1 one lease in n (random),
+     * or {@link #TRACK_FROM_KILL} once killed. Read opaque by every lease (as cheap as the final
+     * field it used to be); written by the registry's runtime tuning ({@link #applySampling}) and,
+     * once and for good, by the kill.
+     */
+    private int sampling;
     /** {@link System#nanoTime()} at registration. */
     private final long registeredAt;
 
@@ -148,7 +171,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
         this.name = name;
         this.resource = resource;
         this.releaseAction = releaseAction;
-        this.sampling = sampling;
+        this.sampling = sampling; // published with the entry (the registry map is the safe publication)
         this.registeredAt = System.nanoTime();
         this.ref = PercpuRef.builder()
                 .name(name)
@@ -184,7 +207,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     /** tryGetLive and wrap the reference in a lease; null (and a counted rejection) if not live. */
     private RefLease<T> lease() {
         if (!ref.tryGetLive()) {
-            registry.rejected();
+            registry.rejected(name, state);
             return null;
         }
         return wrap();
@@ -202,8 +225,8 @@ final class ManagedEntry<T> implements ManagedResource<T> {
 
     /** Wraps a reference just taken in a lease, tracked or not per the sampling rate. */
     private RefLease<T> wrap() {
-        int n = sampling;
-        if (n == 0 || (n > 1 && ThreadLocalRandom.current().nextInt(n) != 0)) {
+        int n = samplingOpaque();
+        if (n == TRACK_NONE || (n > 1 && ThreadLocalRandom.current().nextInt(n) != 0)) {
             return new RefLease<>(this, false);
         }
         return trackedLease();
@@ -261,6 +284,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
             return null;
         }
         killedAt = System.nanoTime();
+        trackFromKill();
         return registry.withDeferredCallbacks(false, () -> {
             CompletionStage<Void> confirmedStage;
             if (registry.confirmsInline()) {
@@ -273,6 +297,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
                 if (!ref.isDying()) {
                     killedAt = 0;
                     state = RefState.LIVE; // the ref is still live: so is the entry
+                    untrackFromKill();
                 }
                 throw t;
             } finally {
@@ -349,6 +374,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     /** The ref's release callback: runs once, on the callback executor, when the count reached zero. */
     private void release() {
         state = RefState.RELEASING;
+        RegistryEvents.Release event = RegistryEvents.beginRelease();
         try {
             releaseAction.release(resource);
         } catch (Throwable t) {
@@ -362,6 +388,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
             }
         } finally {
             releasedAt = System.nanoTime();
+            RegistryEvents.endRelease(event, registry, this, releaseFailure != null);
             // release: the release time and everything the action did are visible to readers of RELEASED
             state = RefState.RELEASED;
             registry.released(this);
@@ -403,6 +430,58 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     /** Called at release. @return true if the entry had been counted stuck and must be uncounted */
     boolean settleStuck() {
         return (int) STUCK.getAndSet(this, STUCK_SETTLED) == STUCK_COUNTED;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Which leases are tracked (sampling, runtime tuning, track from kill)
+    // ------------------------------------------------------------------------------------------
+
+    /** The tracking rate as a lease reads it: opaque, so a tuning is seen without ordering the fast path. */
+    private int samplingOpaque() {
+        return (int) SAMPLING.getOpaque(this);
+    }
+
+    /** The current tracking rate; for tests and descriptions. */
+    int sampling() {
+        return (int) SAMPLING.getVolatile(this);
+    }
+
+    /**
+     * Track every lease from now on: the kill's step right after the CAS to DYING, before the ref's
+     * kill, so every lease that takes effect after the kill (retained, or an acquire racing it) is
+     * tracked. Volatile: {@link #applySampling} reads it after its own write (see there).
+     */
+    private void trackFromKill() {
+        SAMPLING.setVolatile(this, TRACK_FROM_KILL);
+    }
+
+    /** The kill did not take effect (the ref's kill failed): back to the registry's rate. */
+    private void untrackFromKill() {
+        SAMPLING.setVolatile(this, registry.samplingRate());
+        applySampling();
+    }
+
+    /**
+     * Brings this entry's rate to the registry's current one ({@link RefRegistry#samplingRate()}),
+     * unless the entry was killed ({@link #TRACK_FROM_KILL} is final). Called by the registry for
+     * every entry after a tuning, and by {@code register} once the entry is in the map.
+     *
+     * <p>Converges when tunings race each other or a registration: after its CAS, the caller re-reads
+     * the registry's rate and goes round again if it changed, so the last write to an entry is made
+     * by a caller that saw the latest rate. A kill racing it wins: it writes TRACK_FROM_KILL with a
+     * volatile write after its CAS to DYING, and a CAS here cannot replace that value.
+     */
+    void applySampling() {
+        for (;;) {
+            int want = registry.samplingRate();
+            int current = (int) SAMPLING.getVolatile(this);
+            if (current == TRACK_FROM_KILL || (current == want && registry.samplingRate() == want)) {
+                return;
+            }
+            if (SAMPLING.compareAndSet(this, current, want) && registry.samplingRate() == want) {
+                return;
+            }
+        }
     }
 
     // ------------------------------------------------------------------------------------------
@@ -466,21 +545,6 @@ final class ManagedEntry<T> implements ManagedResource<T> {
         return s == null ? List.of() : s.toList(name);
     }
 
-    /** The tracked leases still open, longest held first. */
-    List<LeaseHolder> leaseHolders() {
-        Holders h = holders;
-        if (h == null) {
-            return List.of();
-        }
-        long now = System.nanoTime();
-        List<LeaseHolder> out = new ArrayList<>();
-        for (LeakRecord r : h.byId.values()) {
-            out.add(r.toHolder(now));
-        }
-        out.sort(Comparator.comparing(LeaseHolder::heldFor).reversed());
-        return out;
-    }
-
     // ------------------------------------------------------------------------------------------
     // Queries
     // ------------------------------------------------------------------------------------------
@@ -495,20 +559,36 @@ final class ManagedEntry<T> implements ManagedResource<T> {
         return state == RefState.RELEASED ? releaseFailure : null;
     }
 
+    /** With the holders of a dying resource: see {@link RefInfo#openLeases()}. */
     @Override
     public RefInfo info() {
+        return info(true);
+    }
+
+    /**
+     * A description of this entry now; with {@code withOpenLeases}, a DYING entry's open leases too.
+     * Listener events other than stuck pass false: they are cheap, and the confirm event runs inside
+     * the very confirm task whose end {@link #openLeases()} would wait for.
+     */
+    RefInfo info(boolean withOpenLeases) {
         RefState s = state;
         if (s == RefState.RELEASED) {
             long released = releasedAt;
             return new RefInfo(name, s, 0, since(registeredAt, released), since(killedAt, released));
         }
+        Optional<OpenLeases> open = withOpenLeases && s == RefState.DYING ? Optional.of(openLeases()) : Optional.empty();
         long now = System.nanoTime();
-        long count = s == RefState.RELEASING ? 0 : ref.approximateCount();
-        // The initial reference is not a lease: it is held while live and until the kill is confirmed.
-        long inFlight = s == RefState.LIVE || (s == RefState.DYING && initialRef == INITIAL_HELD) ? count - 1 : count;
+        long inFlight;
+        if (open.isPresent()) {
+            inFlight = open.get().count(); // read by leaseCount(), which settles a confirm that is dropping the initial reference
+        } else {
+            long count = s == RefState.RELEASING ? 0 : ref.approximateCount();
+            // The initial reference is not a lease: it is held while live and until the kill is confirmed.
+            inFlight = s == RefState.LIVE || (s == RefState.DYING && initialRef == INITIAL_HELD) ? count - 1 : count;
+        }
         long killed = killedAt;
         Duration dyingFor = s == RefState.LIVE || killed == 0 ? Duration.ZERO : since(killed, now);
-        return new RefInfo(name, s, Math.max(0, inFlight), since(registeredAt, now), dyingFor);
+        return new RefInfo(name, s, Math.max(0, inFlight), since(registeredAt, now), dyingFor, open);
     }
 
     @Override
@@ -519,20 +599,22 @@ final class ManagedEntry<T> implements ManagedResource<T> {
             count = leaseCount();
             s = state;
         }
+        long killed = killedAt;
+        long now = System.nanoTime();
+        Duration dyingFor = s == RefState.DYING && killed != 0 ? since(killed, now) : Duration.ZERO;
         Holders h = holders;
         if (h == null) {
-            return new OpenLeases(name, s, count, List.of(), 0, leakSiteList());
+            return new OpenLeases(name, s, count, List.of(), 0, leakSiteList(), dyingFor);
         }
         // Longest held first, and only the records listed become LeaseHolders (each materializes a trace).
         List<LeakRecord> records = new ArrayList<>(h.byId.values());
         records.sort(Comparator.comparingLong(LeakRecord::acquiredAt));
         int listed = Math.min(records.size(), OpenLeases.MAX_HOLDERS);
-        long now = System.nanoTime();
         List<LeaseHolder> holderList = new ArrayList<>(listed);
         for (int i = 0; i < listed; i++) {
             holderList.add(records.get(i).toHolder(now));
         }
-        return new OpenLeases(name, s, count, holderList, records.size() - listed, leakSiteList());
+        return new OpenLeases(name, s, count, holderList, records.size() - listed, leakSiteList(), dyingFor);
     }
 
     /**
@@ -555,6 +637,13 @@ final class ManagedEntry<T> implements ManagedResource<T> {
         }
     }
 
+    /** Nanoseconds from the kill to now (or to the release, once released); for JFR events. */
+    long sinceKillNanos() {
+        long killed = killedAt;
+        long end = state == RefState.RELEASED ? releasedAt : System.nanoTime();
+        return killed == 0 ? 0 : Math.max(0, end - killed);
+    }
+
     private static Duration since(long start, long end) {
         return Duration.ofNanos(Math.max(0, end - start));
     }
@@ -567,7 +656,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     /** For example {@code ManagedResource[aio-ctx-7: DYING, 2 in flight]}. */
     @Override
     public String toString() {
-        RefInfo info = info();
+        RefInfo info = info(false);
         return "ManagedResource[" + name + ": " + info.state() + ", " + info.inFlight() + " in flight]";
     }
 

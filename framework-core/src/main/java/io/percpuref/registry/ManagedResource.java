@@ -68,7 +68,10 @@ public interface ManagedResource<T> {
     /** The current state. */
     RefState state();
 
-    /** A description of the resource now: state, in-flight count, age, time dying. */
+    /**
+     * A description of the resource now: state, in-flight count, age, time dying and, while it is
+     * {@link RefState#DYING dying}, who holds it ({@link RefInfo#openLeases()}).
+     */
     RefInfo info();
 
     /**

@@ -1,7 +1,9 @@
 package io.percpuref.registry;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * The leases of one resource that were still open when this was taken: an exact count plus, for
@@ -19,6 +21,13 @@ import java.util.Objects;
  * <p>Bounded: at most {@link #MAX_HOLDERS} holders are listed, the longest held; the other tracked
  * open leases are only counted, in {@link #moreHolders()}.
  *
+ * <p>Holders of a dying resource ("track from kill"): from its kill on, a resource tracks every
+ * lease it still hands out ({@link Lease#retain()}, or an acquire racing the kill), whatever the
+ * leak detection level. The leases already open at the kill cannot be attributed after the fact:
+ * those that leak detection did not track are counted in {@link #untracked()}, and since they were
+ * opened before the kill, each has been held at least {@link #dyingFor()}.
+ * {@link #oldestTracked()} is the age of the longest held tracked one.
+ *
  * @param refName   the resource's name
  * @param state     its state when this was taken
  * @param count     how many leases were open: exact when no lease of this resource was acquired or
@@ -30,9 +39,11 @@ import java.util.Objects;
  * @param moreHolders how many more tracked open leases there were beyond those listed
  * @param leakSites the tracked leases that the garbage collector found unclosed and that were not
  *                  reclaimed, by acquisition site (see {@link LeakSite})
+ * @param dyingFor  time since the kill when this was taken; {@link Duration#ZERO} unless the resource
+ *                  was {@link RefState#DYING}
  */
 public record OpenLeases(String refName, RefState state, long count, List<LeaseHolder> holders, long moreHolders,
-                         List<LeakSite> leakSites) {
+                         List<LeakSite> leakSites, Duration dyingFor) {
 
     /** The most holders listed per resource (32), the longest held; the rest are counted in {@link #moreHolders()}. */
     public static final int MAX_HOLDERS = 32;
@@ -42,6 +53,7 @@ public record OpenLeases(String refName, RefState state, long count, List<LeaseH
      * @throws IllegalArgumentException if {@code count} or {@code moreHolders} is negative
      */
     public OpenLeases {
+        Objects.requireNonNull(dyingFor, "dyingFor");
         Objects.requireNonNull(refName, "refName");
         Objects.requireNonNull(state, "state");
         if (count < 0) {
@@ -54,6 +66,26 @@ public record OpenLeases(String refName, RefState state, long count, List<LeaseH
         }
         holders = List.copyOf(Objects.requireNonNull(holders, "holders"));
         leakSites = List.copyOf(Objects.requireNonNull(leakSites, "leakSites"));
+    }
+
+    /**
+     * The open leases of a resource that was not dying ({@link #dyingFor()} is {@link Duration#ZERO}).
+     *
+     * @throws NullPointerException     if a component other than {@code count} or {@code moreHolders} is null
+     * @throws IllegalArgumentException if {@code count} or {@code moreHolders} is negative
+     */
+    public OpenLeases(String refName, RefState state, long count, List<LeaseHolder> holders, long moreHolders,
+                      List<LeakSite> leakSites) {
+        this(refName, state, count, holders, moreHolders, leakSites, Duration.ZERO);
+    }
+
+    /**
+     * How long the longest held tracked open lease has been held; empty if no open lease is tracked.
+     * For a dying resource whose {@link #untracked()} leases are not all known, the untracked ones
+     * have been held at least {@link #dyingFor()} (they were opened before the kill).
+     */
+    public Optional<Duration> oldestTracked() {
+        return holders.isEmpty() ? Optional.empty() : Optional.of(holders.get(0).heldFor());
     }
 
     /**
@@ -110,8 +142,12 @@ public record OpenLeases(String refName, RefState state, long count, List<LeaseH
         long untracked = untracked();
         if (untracked > 0) {
             sb.append("\n  ").append(untracked).append(untracked == 1 ? " open lease" : " open leases")
-                    .append(" not tracked (leak detection tracks none with DISABLED, a sample with SIMPLE;"
-                            + " PARANOID tracks every lease with its thread and acquisition site)");
+                    .append(" not tracked");
+            if (state == RefState.DYING) {
+                sb.append(", opened before the kill, so held for at least ").append(dyingFor);
+            }
+            sb.append(" (leak detection tracks none with DISABLED, a sample with SIMPLE;"
+                    + " PARANOID tracks every lease with its thread and acquisition site)");
         }
         return sb.toString();
     }

@@ -46,7 +46,9 @@ public interface RefListener {
 
     /**
      * A resource has been dying for longer than the registry's stuck threshold; called once per
-     * resource, on the registry's stuck-detector thread.
+     * resource, on the registry's stuck-detector thread. While the resource is still
+     * {@link RefState#DYING}, {@link RefInfo#openLeases()} says who holds it: the tracked leases with
+     * thread, age and acquisition site, and how many untracked ones were opened before the kill.
      */
     default void onStuck(RefInfo info) {
     }

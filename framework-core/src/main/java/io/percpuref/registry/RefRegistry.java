@@ -68,10 +68,12 @@ public final class RefRegistry implements AutoCloseable {
      *            release of different names contend only on CHM bins.
      *
      * Hot path   Leases never touch the registry: acquire is tryGetLive() on the entry's own
-     *            PercpuRef plus a lease object, close is a CAS on the lease plus put(). The only
-     *            registry state an acquire reads is final (the sampling rate, copied into the
-     *            entry); the only registry counter it writes is `rejections`, and only when it
-     *            fails. Leak tracking of a sampled lease touches the entry's own holder set.
+     *            PercpuRef plus a lease object, close is a CAS on the lease plus put(). An acquire
+     *            reads no registry state: the tracking rate it reads is the entry's own copy (an
+     *            opaque read; runtime tuning pushes a new rate to every entry, LeakTuning, and a
+     *            kill sets it to "track every lease from now on"); the only registry counter it
+     *            writes is `rejections`, and only when it fails. Leak tracking of a tracked lease
+     *            touches the entry's own holder set.
      *
      * Counters   LongAdders (striped, contention-free): live/dying/stuck move with the state
      *            transitions (dying covers DYING and RELEASING), kills/releases/rejections/leaks/
@@ -80,7 +82,9 @@ public final class RefRegistry implements AutoCloseable {
      *            be briefly off by one while a transition is under way.
      *
      * Events     Listeners are a CopyOnWriteArrayList, called synchronously where the event happens;
-     *            each call is isolated (a throwing listener is reported, the rest still run).
+     *            each call is isolated (a throwing listener is reported, the rest still run). JFR
+     *            events (RegistryEvents) are committed at the same points, before the listeners,
+     *            and cost nothing while no recording runs.
      *
      * Shutdown   shutdown() sets `shutdown` (volatile), then kills every entry it finds without
      *            waiting for any (kill is non-blocking; the callbacks it triggers are deferred, see
@@ -145,10 +149,8 @@ public final class RefRegistry implements AutoCloseable {
     private final boolean ownsCallbackExecutor;
     /** Registry-owned threads for work the caller's thread must not run (see Hand-off). */
     private final ThreadPoolExecutor handoff;
-    /** The configured leak detection level. */
-    private final LeakDetection leakDetection;
-    /** Leak tracking rate handed to each entry: 0 none, 1 every lease, n one in n. */
-    private final int sampling;
+    /** Leak detection level and sampling interval, changeable at run time; each entry copies the rate. */
+    private final LeakTuning leakTuning;
     /** Whether a leaked lease's reference is put back. */
     private final boolean reclaimLeaks;
     /** A ref dying longer than this is stuck. */
@@ -185,18 +187,15 @@ public final class RefRegistry implements AutoCloseable {
     private final LongAdder releaseFailures = new LongAdder();
     /** Which leaks are logged in full, and the rate limit of the rest. */
     private final LeakLog leakLog = new LeakLog();
+    /** Which refusals become JFR events (at most one per 100 ms). */
+    private final RegistryEvents.RefusalSampler refusalSampler = new RegistryEvents.RefusalSampler();
 
     private RefRegistry(Builder b) {
         this.name = b.name;
         this.ownsCallbackExecutor = b.callbackExecutor == null;
         this.callbackExecutor = ownsCallbackExecutor ? defaultCallbackExecutor(threadPrefix()) : b.callbackExecutor;
         this.handoff = handoffPool(threadPrefix());
-        this.leakDetection = b.leakDetection;
-        this.sampling = switch (b.leakDetection) {
-            case DISABLED -> 0;
-            case SIMPLE -> b.leakSamplingInterval;
-            case PARANOID -> 1;
-        };
+        this.leakTuning = new LeakTuning(b.leakDetection, b.leakSamplingInterval);
         this.reclaimLeaks = b.reclaimLeaks;
         this.stuckThreshold = b.stuckThreshold;
         this.shutdownTimeout = b.shutdownTimeout;
@@ -237,7 +236,7 @@ public final class RefRegistry implements AutoCloseable {
         if (shutdown) {
             throw new IllegalStateException("cannot register resource '" + name + "': the registry is shut down");
         }
-        ManagedEntry<T> entry = new ManagedEntry<>(this, name, resource, onRelease, sampling);
+        ManagedEntry<T> entry = new ManagedEntry<>(this, name, resource, onRelease, samplingRate());
         live.increment();
         for (;;) {
             ManagedEntry<?> existing = entries.putIfAbsent(name, entry);
@@ -254,6 +253,8 @@ public final class RefRegistry implements AutoCloseable {
                 break;
             }
         }
+        // A tuning that iterated the map before this entry was in it is applied here (see LeakTuning).
+        entry.applySampling();
         fire("onRegistered", entry, RefListener::onRegistered);
         if (shutdown) {
             // Lost the race with shutdown(), which may not have seen this entry (see overview).
@@ -301,7 +302,7 @@ public final class RefRegistry implements AutoCloseable {
         Objects.requireNonNull(name, "name");
         ManagedEntry<?> e = entries.get(name);
         if (e == null) {
-            rejected();
+            rejected(name, RefState.RELEASED);
             throw new ResourceUnavailableException(name, RefState.RELEASED.name(),
                     "no resource is registered under this name in registry '" + this.name + "'");
         }
@@ -548,7 +549,8 @@ public final class RefRegistry implements AutoCloseable {
                 }
             } else {
                 stragglers.add(info);
-                holders.put(info.name(), e.leaseHolders());
+                // Bounded (OpenLeases.MAX_HOLDERS); a RELEASING straggler holds no lease.
+                holders.put(info.name(), info.openLeases().map(OpenLeases::holders).orElse(List.of()));
                 leakSites.put(info.name(), e.leakSiteList());
             }
         }
@@ -579,9 +581,73 @@ public final class RefRegistry implements AutoCloseable {
         return shutdown;
     }
 
-    /** The configured leak detection level. */
+    /** The current leak detection level: the configured one, or the latest {@link #setLeakDetection}. */
     public LeakDetection leakDetection() {
-        return leakDetection;
+        return leakTuning.setting().level();
+    }
+
+    /**
+     * The current sampling interval of {@link LeakDetection#SIMPLE}: one lease in this many is
+     * tracked. The configured one ({@link Builder#leakSamplingInterval(int)}), or the latest
+     * {@link #setLeakSamplingInterval}; kept, unused, while the level is another.
+     */
+    public int leakSamplingInterval() {
+        return leakTuning.setting().interval();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Runtime tuning (see LeakTuning)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * Changes the leak detection level of this running registry: leases acquired from now on, on
+     * every live resource and on those registered later, are tracked per {@code level}. Leases
+     * already open keep the tracking they got (a tracked lease's leak is still reported); a dying
+     * resource tracks every lease it still hands out whatever the level. Logged at {@code INFO}.
+     *
+     * <p>Use it to chase a leak in production ({@link LeakDetection#PARANOID} for a while, then back)
+     * without a restart. Allowed after shutdown (it then changes nothing that matters).
+     *
+     * @throws NullPointerException if {@code level} is null
+     */
+    public void setLeakDetection(LeakDetection level) {
+        Objects.requireNonNull(level, "level");
+        retune(level, null);
+    }
+
+    /**
+     * Changes the sampling interval of {@link LeakDetection#SIMPLE} on this running registry: one
+     * lease in {@code interval} acquired from now on is tracked. Takes effect while the level is
+     * SIMPLE (at once if it is); otherwise it is kept for when it becomes SIMPLE. Leases already open
+     * keep the tracking they got. Logged at {@code INFO}.
+     *
+     * @throws IllegalArgumentException if {@code interval < 1} (the message names the registry)
+     */
+    public void setLeakSamplingInterval(int interval) {
+        if (interval < 1) {
+            throw new IllegalArgumentException("registry '" + name + "' (leak detection " + leakDetection()
+                    + "): leak sampling interval must be at least 1, was " + interval);
+        }
+        retune(null, interval);
+    }
+
+    private void retune(LeakDetection level, Integer interval) {
+        LeakTuning.Setting[] change = leakTuning.change(level, interval);
+        // After the new setting is published: an entry registered meanwhile applies it itself.
+        for (ManagedEntry<?> e : entries.values()) {
+            e.applySampling();
+        }
+        LOGGER.log(System.Logger.Level.INFO, "registry '" + name + "': leak detection " + describe(change[0])
+                + " -> " + describe(change[1]) + " for leases acquired from now on");
+    }
+
+    private static String describe(LeakTuning.Setting s) {
+        return s.level() + " (sampling interval " + s.interval() + ")";
+    }
+
+    /** The tracking rate new leases of live resources get (see {@link ManagedEntry#applySampling()}). */
+    int samplingRate() {
+        return leakTuning.rate();
     }
 
     /** The configured stuck threshold. */
@@ -698,8 +764,10 @@ public final class RefRegistry implements AutoCloseable {
         return reclaimLeaks;
     }
 
-    void rejected() {
+    /** A lease on {@code resource}, in {@code state}, was refused (JFR: sampled, see RegistryEvents). */
+    void rejected(String resource, RefState state) {
         rejections.increment();
+        RegistryEvents.refused(this, refusalSampler, resource, state);
     }
 
     void killed(ManagedEntry<?> e) {
@@ -707,10 +775,12 @@ public final class RefRegistry implements AutoCloseable {
         dying.increment();
         kills.increment();
         scheduleStuckCheck(e);
+        RegistryEvents.killed(this, e);
         fire("onKilled", e, RefListener::onKilled);
     }
 
     void confirmed(ManagedEntry<?> e) {
+        RegistryEvents.confirmed(this, e);
         fire("onConfirmed", e, RefListener::onConfirmed);
     }
 
@@ -760,6 +830,7 @@ public final class RefRegistry implements AutoCloseable {
                         + " leaks in total");
             }
         }
+        RegistryEvents.leaked(this, report);
         fire("onLeak", e, report, RefListener::onLeak);
     }
 
@@ -834,7 +905,7 @@ public final class RefRegistry implements AutoCloseable {
     /** Delivers {@code e}'s current {@link RefInfo} to every listener. */
     private void fire(String event, ManagedEntry<?> e, BiConsumer<RefListener, RefInfo> call) {
         if (!listeners.isEmpty()) {
-            fire(event, e, e.info(), call);
+            fire(event, e, e.info(false), call);
         }
     }
 
@@ -878,13 +949,13 @@ public final class RefRegistry implements AutoCloseable {
             return; // released (or already reported) meanwhile
         }
         stuck.increment();
-        RefInfo info = e.info();
-        OpenLeases open = e.openLeases();
-        // Who holds it: the tracked open leases and unreclaimed leaks, when leak detection saw any.
-        String holders = open.holders().isEmpty() && open.leakSites().isEmpty() ? "" : "; held by:\n" + open;
+        RefInfo info = e.info(); // with its open leases: who holds it
+        // The tracked open leases (sampled, or since the kill), unreclaimed leaks and untracked ones.
+        String holders = info.openLeases().map(open -> "; held by:\n" + open).orElse("");
         LOGGER.log(System.Logger.Level.WARNING, "resource '" + info.name() + "' [" + info.state()
                 + "] is stuck: dying for " + info.dyingFor() + " (threshold " + stuckThreshold + ") with "
                 + info.inFlight() + " lease(s) in flight" + holders);
+        RegistryEvents.stuck(this, info);
         fire("onStuck", e, info, RefListener::onStuck);
     }
 
@@ -980,7 +1051,7 @@ public final class RefRegistry implements AutoCloseable {
     @Override
     public String toString() {
         return "RefRegistry[live=" + liveCount() + ", dying=" + dyingCount() + ", stuck=" + stuckCount()
-                + ", leakDetection=" + leakDetection + (shutdown ? ", shut down]" : "]");
+                + ", leakDetection=" + leakDetection() + (shutdown ? ", shut down]" : "]");
     }
 
     // ------------------------------------------------------------------------------------------

@@ -17,9 +17,10 @@ import java.util.TreeMap;
  *
  * <pre>
  * shutdown: 2 released, 1 straggler
- *   straggler 'aio-ctx-7': DYING, 1 in flight, dying for PT30.002S
+ *   straggler 'aio-ctx-7': DYING, 20003 in flight, dying for PT30.002S
  *     held for PT41.5S by thread 'worker-3'
  *       at com.example.Worker.run(Worker.java:42)
+ *     2 open leases not tracked, opened before the kill, so held for at least PT30.002S
  *     20000 leaked leases (never closed), the first by thread 'worker-1'
  *       at com.example.Worker.forget(Worker.java:57)
  * </pre>
@@ -103,9 +104,10 @@ public final class ShutdownReport {
 
     /**
      * The tracked outstanding leases of the straggler {@code refName}: who holds it up. Empty when
-     * leak detection did not track any of its leases (or it is not a straggler); with
-     * {@link LeakDetection#SIMPLE} it is a sample, with {@link LeakDetection#PARANOID} complete.
-     * Longest held first.
+     * none of its leases was tracked (or it is not a straggler); with {@link LeakDetection#SIMPLE}
+     * it is a sample plus every lease taken since the kill, with {@link LeakDetection#PARANOID}
+     * complete. Longest held first, at most {@link OpenLeases#MAX_HOLDERS}; the straggler's
+     * {@link RefInfo#openLeases()} counts the rest and the untracked ones.
      */
     public List<LeaseHolder> holders(String refName) {
         return holders.getOrDefault(refName, List.of());
@@ -142,6 +144,17 @@ public final class ShutdownReport {
                 sb.append("\n    held for ").append(h.heldFor()).append(" by thread '").append(h.acquiredBy()).append('\'');
                 appendTrace(sb, h.acquisitionTrace());
             }
+            s.openLeases().ifPresent(open -> {
+                if (open.moreHolders() > 0) {
+                    sb.append("\n    ").append(open.moreHolders()).append(" more tracked open lease")
+                            .append(open.moreHolders() == 1 ? "" : "s").append(" (only the ")
+                            .append(OpenLeases.MAX_HOLDERS).append(" longest held are listed)");
+                }
+                if (open.untracked() > 0) {
+                    sb.append("\n    ").append(open.untracked()).append(open.untracked() == 1 ? " open lease" : " open leases")
+                            .append(" not tracked, opened before the kill, so held for at least ").append(open.dyingFor());
+                }
+            });
             for (LeakSite site : leakSites(s.name())) {
                 sb.append("\n    ").append(site.count()).append(site.count() == 1 ? " leaked lease" : " leaked leases")
                         .append(" (never closed)");

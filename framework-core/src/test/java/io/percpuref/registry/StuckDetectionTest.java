@@ -157,7 +157,7 @@ class StuckDetectionTest {
     }
 
     @Test
-    void withoutTrackedHoldersTheStuckWarningIsOneLine() {
+    void withoutTrackedHoldersTheStuckWarningCountsTheLeasesOpenedBeforeTheKill() {
         try (CapturedLog log = CapturedLog.of(RefRegistry.class,
                 r -> r.getLevel() == Level.WARNING && r.getMessage().contains("'untracked' [DYING] is stuck"))) {
             RefRegistry disabled = RefRegistry.builder().name("stuck-untracked").leakDetection(LeakDetection.DISABLED)
@@ -168,7 +168,9 @@ class StuckDetectionTest {
 
             await().until(() -> !log.messages().isEmpty());
             assertThat(log.messages().get(0)).matches("resource 'untracked' \\[DYING] is stuck: dying for PT[0-9.]+S"
-                    + " \\(threshold PT0\\.05S\\) with 1 lease\\(s\\) in flight");
+                    + " \\(threshold PT0\\.05S\\) with 1 lease\\(s\\) in flight; held by:\n"
+                    + "resource 'untracked' \\[DYING]: 1 open lease\n"
+                    + "  1 open lease not tracked, opened before the kill, so held for at least PT[0-9.]+S \\(.*\\)");
             lease.close();
             disabled.shutdown(Duration.ZERO);
         }

@@ -73,12 +73,14 @@ class AotHintsTests {
     @Test
     void theEndpointsOperationsAndTheirResultsAreCovered() {
         RuntimeHints hints = hints();
-        for (String operation : new String[] {"refs", "ref", "kill"}) {
+        for (String operation : new String[] {"refs", "ref", "kill", "leakDetection"}) {
             assertThat(RuntimeHintsPredicates.reflection().onMethodInvocation(PercpuRefsEndpoint.class, operation))
                     .as(operation).accepts(hints);
         }
         for (Class<?> descriptor : new Class<?>[] {PercpuRefsEndpoint.RefsDescriptor.class,
-                PercpuRefsEndpoint.RefDescriptor.class, PercpuRefsEndpoint.KillDescriptor.class}) {
+                PercpuRefsEndpoint.RefDescriptor.class, PercpuRefsEndpoint.KillDescriptor.class,
+                PercpuRefsEndpoint.HoldersDescriptor.class, PercpuRefsEndpoint.HolderDescriptor.class,
+                PercpuRefsEndpoint.LeakedDescriptor.class, PercpuRefsEndpoint.LeakDetectionDescriptor.class}) {
             assertThat(RuntimeHintsPredicates.reflection().onType(descriptor)).as(descriptor.getSimpleName()).accepts(hints);
         }
         assertThat(RuntimeHintsPredicates.reflection().onMethodInvocation(PercpuRefsEndpoint.RefDescriptor.class, "inFlight"))

@@ -118,6 +118,25 @@ class PercpuRefAutoConfigurationTests {
                 .run(context -> assertThat(operationsOfPercpurefs(context)).contains(OperationType.READ, OperationType.WRITE));
     }
 
+    @Test
+    void theLeakDetectionChangeIsAWriteOnTheEndpointsRootAvailableOnlyWithUnrestrictedAccess() {
+        webEndpoints()
+                .withPropertyValues("management.endpoints.web.exposure.include=percpurefs",
+                        "management.endpoint.percpurefs.access=UNRESTRICTED")
+                .run(context -> assertThat(writePathsOfPercpurefs(context))
+                        .containsExactlyInAnyOrder("percpurefs", "percpurefs/{name}"));
+        webEndpoints()
+                .withPropertyValues("management.endpoints.web.exposure.include=percpurefs")
+                .run(context -> assertThat(writePathsOfPercpurefs(context)).isEmpty());
+    }
+
+    private static List<String> writePathsOfPercpurefs(AssertableWebApplicationContext context) {
+        ExposableWebEndpoint endpoint = context.getBean(WebEndpointsSupplier.class).getEndpoints().stream()
+                .filter(e -> e.getEndpointId().toString().equals("percpurefs")).findFirst().orElseThrow();
+        return endpoint.getOperations().stream().filter(o -> o.getType() == OperationType.WRITE)
+                .map(o -> o.getRequestPredicate().getPath()).toList();
+    }
+
     private static WebApplicationContextRunner webEndpoints() {
         return new WebApplicationContextRunner().withConfiguration(AutoConfigurations.of(PercpuRefAutoConfiguration.class,
                 PercpuRefActuatorAutoConfiguration.class, EndpointAutoConfiguration.class, WebEndpointAutoConfiguration.class));

@@ -2,6 +2,8 @@ package io.percpuref.spring;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.percpuref.micrometer.PercpuRefMetrics;
+import io.percpuref.registry.LeakDetection;
+import io.percpuref.registry.RefRegistry;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -39,8 +41,12 @@ class WebIntegrationTests {
     @Autowired
     private MeterRegistry meters;
 
+    @Autowired
+    private RefRegistry registry;
+
     @Test
     void killThroughTheActuatorRefusesNewRequestsAndClosesAfterTheRequestInFlight() throws Exception {
+        this.registry.setLeakDetection(LeakDetection.PARANOID);
         assertThat(get("/work").statusCode()).isEqualTo(200);
         assertThat(get("/async").body()).isEqualTo("async ok");
         assertThat(get("/actuator/percpurefs").body()).contains("\"name\":\"backend\"").contains("\"state\":\"LIVE\"");
@@ -54,6 +60,12 @@ class WebIntegrationTests {
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{}")).build());
         assertThat(kill.statusCode()).isEqualTo(200);
         assertThat(kill.body()).contains("\"killed\":true").contains("\"state\":\"DYING\"");
+        // Who holds it: the slow request's lease (tracked: PARANOID); its site is the guarded method's
+        // proxy frame, followed in the trace by the line of the controller that called it.
+        assertThat(get("/actuator/percpurefs/backend").body()).contains("\"holders\":{\"openLeases\":1,")
+                .containsPattern("\"site\":\"" + TestBackend.class.getName().replace(".", "\\.")
+                        + "\\$\\$SpringCGLIB\\$\\$\\d+\\.slow\\(<generated>\\)\",\"trace\":\\[\"[^\"]+\",\""
+                        + BackendController.class.getName().replace(".", "\\.") + "\\.slow\\(BackendController\\.java:31\\)\"");
 
         HttpResponse<String> refused = get("/work");
         assertThat(refused.statusCode()).isEqualTo(503);
@@ -73,6 +85,27 @@ class WebIntegrationTests {
         await().until(() -> this.backend.closes() == 1);
         assertThat(this.backend.events()).containsExactly("slow finished", "closed");
         assertThat(get("/actuator/percpurefs/backend").statusCode()).isEqualTo(404);
+        this.registry.setLeakDetection(LeakDetection.SIMPLE);
+    }
+
+    @Test
+    void leakDetectionIsChangedThroughTheActuatorAndBadValuesAreRefused() throws Exception {
+        try {
+            HttpResponse<String> changed = post("/actuator/percpurefs", "{\"leakDetection\":\"paranoid\"}");
+            assertThat(changed.statusCode()).isEqualTo(200);
+            assertThat(changed.body()).contains("\"leakDetection\":\"PARANOID\"").contains("\"leakSamplingInterval\":128");
+            assertThat(this.registry.leakDetection()).isEqualTo(LeakDetection.PARANOID);
+            assertThat(get("/actuator/percpurefs").body()).contains("\"leakDetection\":\"PARANOID\"");
+
+            assertThat(post("/actuator/percpurefs", "{\"leakSamplingInterval\":0}").statusCode()).isEqualTo(400);
+            assertThat(post("/actuator/percpurefs", "{\"leakDetection\":\"sometimes\"}").statusCode()).isEqualTo(400);
+            assertThat(post("/actuator/percpurefs", "{}").statusCode()).isEqualTo(400);
+            assertThat(this.registry.leakDetection()).isEqualTo(LeakDetection.PARANOID);
+            assertThat(this.registry.leakSamplingInterval()).isEqualTo(128);
+        }
+        finally {
+            this.registry.setLeakDetection(LeakDetection.SIMPLE);
+        }
     }
 
     @Test
@@ -86,6 +119,11 @@ class WebIntegrationTests {
         HttpResponse<String> health = get("/actuator/health");
         assertThat(health.statusCode()).isEqualTo(200);
         assertThat(health.body()).contains("\"percpuRefs\":{").contains("\"stuckThreshold\":\"PT1M\"");
+    }
+
+    private HttpResponse<String> post(String path, String json) throws Exception {
+        return send(request(path).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(json)).build());
     }
 
     private HttpResponse<String> get(String path) throws Exception {
