@@ -1,8 +1,6 @@
 package io.percpuref;
 
-import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
-import java.lang.invoke.MethodType;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -88,7 +86,7 @@ import java.util.function.Consumer;
  *
  * <p>See {@code docs/semantics.md} for the full contract and the kernel API mapping.
  */
-public final class PercpuRef extends PercpuRefTrailingPadding {
+public final class PercpuRef {
 
     /*
      * Implementation overview
@@ -97,8 +95,8 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
      *
      *   count    the atomic part. In per-CPU mode it holds BIAS + (references counted atomically);
      *            in atomic mode it is the exact count, and the put that takes it to zero releases.
-     *   slots    per-CPU deltas: the `base` field and, once contention has been seen, a table of
-     *            stripes (a padded long[]). Each slot holds 2 * (gets - puts made through it), modulo 2^64;
+     *   slots    per-CPU deltas: the `base` field and, once contention has been seen, a padded
+     *            long[] of stripes. Each slot holds 2 * (gets - puts made through it), modulo 2^64;
      *            only the sum of all slots / 2 plus (count - BIAS) is meaningful.
      *
      * Sealable slots (the "CAS" design): the fast path reads its slot and CASes v -> v + 2*delta
@@ -123,29 +121,11 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
      * the same atomic add that folds in the sealed sum, and added back before any slot is
      * unsealed on the way back to per-CPU mode.
      *
-     * Inflation: a new ref has no stripe table (stripes == null) and counts through `base`, so an
+     * Inflation: a new ref has no stripe array (stripes == null) and counts through `base`, so an
      * idle ref costs one object. The first failed CAS on `base` that is not caused by sealing
-     * inflates: a table of 2 stripes (128 bytes apart) is CAS-published into `stripes`. Sealing CASes
-     * a null `stripes` to the SEALED_NO_STRIPES marker so that nobody can inflate behind the switch.
-     *
-     * Stripe choice and growth: a thread's home stripe is selected by the top bits of a Fibonacci
-     * hash of its id (Thread.threadId() through a constant MethodHandle on Java 19+, getId() on 17),
-     * so threads created together land on distinct stripes, and the lookup costs what it did before
-     * collisions were handled (a ThreadLocal probe for every thread measured 35-55 % more CPU per
-     * get+put pair on an inflated ref). A CAS lost to another counting thread marks the thread's home
-     * key (top 4 bits of its hash) crowded in this ref; threads with a crowded key select their
-     * stripe by a per-thread probe (a ThreadLocal shared by all refs, starting at the home hash, so
-     * nobody moves until it collides), and the thread that lost moves its probe to another stripe. A
-     * second lost CAS in the same operation means the collision persists after moving, and the table
-     * doubles (up to the configured stripe count); so do 4 x n lost CASes since a table of n stripes
-     * was published (collisions that come back as threads take turns on fewer cores). A growth
-     * clears the crowded keys: every thread starts again from its home stripe.
-     * Growth runs under the control lock (tryLock: a fast-path thread never waits for it) in per-CPU
-     * mode only: it seals each stripe of the old table with getAndSet, writes the captured value to
-     * the same stripe of the new table, publishes the new table, and steps the switch sequence. The
-     * old table stays sealed for ever; a thread that finds its stripe sealed re-reads `stripes` and
-     * retries in a newer table, or (same table: a switch sealed it) takes the slow path. A switch
-     * holds the lock too, so it seals and unseals exactly the table that is current.
+     * inflates: a padded long[] is CAS-published into `stripes` and from then on threads pick a
+     * stripe by a Fibonacci hash of their thread id. The array is never replaced; sealing CASes a
+     * null `stripes` to the SEALED_NO_STRIPES marker so that nobody can inflate behind the switch.
      *
      * Linearizability of kill (Guarantee 3): kill sets DEAD (volatile write) and then seals every
      * slot, all before it returns. tryGetLive reads DEAD first; if it is clear, the thread adds to
@@ -182,8 +162,8 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
      * changed only with atomic read-modify-writes. These form synchronizes-with chains, which give
      * the happens-before edges stated in the class javadoc.
      *
-     * Limits: two threads may share a stripe until they collide (a thread only moves when it loses
-     * a CAS); tables are not shrunk. approximateCount() is not a snapshot. In per-CPU mode a
+     * Limits: two threads whose ids hash to the same stripe share it (CAS retries, no rehash);
+     * the stripe array is not deflated. approximateCount() is not a snapshot. In per-CPU mode a
      * total above MAX_COUNT is only found at the next switch (reported); beyond 2^62 outstanding
      * references the fold would be wrong.
      */
@@ -211,30 +191,8 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
     static final long SEAL = 1L;
     /** Value a switch writes into a slot it seals. */
     static final long SEALED = SEAL;
-    /**
-     * Longs per stripe: stripes are 128 bytes apart, so two never share a cache line or an
-     * adjacent-line pair (the spatial prefetcher of x86 CPUs fetches lines in 128-byte pairs; the
-     * JDK's {@code @Contended} pads to 128 bytes for the same reason).
-     */
+    /** Longs per stripe: 128 bytes, so two stripes never share a cache line or an adjacent pair. */
     static final int PAD = 16;
-    /**
-     * Index of stripe 0 in a table; stripe k is at {@code SLOT0 + k * PAD}, the same index in every
-     * table size. A table of n stripes has {@code n * PAD - 1} longs. Stripe 0 starts 80 bytes into
-     * the array, 64 bytes after the array's length field, which every update reads: a stripe must
-     * not share its cache line with it (at 72 bytes it could, and the other threads' reads of the
-     * length then bounced the line of whoever counts on stripe 0). 120 bytes separate two stripes
-     * and 48 follow the last one. The first table (2 stripes) is 264 bytes, which keeps a ref that
-     * two threads contended on at 512 bytes with a 13-character name.
-     */
-    static final int SLOT0 = 8;
-    /**
-     * A table of n stripes doubles once its threads have lost this many times n CASes to each other
-     * since it was published (or at a second lost CAS within one operation): collisions that keep
-     * coming back although threads move. Two threads that met once lose one or two.
-     */
-    static final int GROW_AFTER_COLLISIONS = 4;
-    /** Stripes of the first table, published at the first contended CAS on {@code base}. */
-    static final int MIN_STRIPES = 2;
     /** Largest number of stripes a ref may be built with. */
     static final int MAX_STRIPES = 1 << 16;
     /** {@code stripes} value once sealed before any inflation: nobody may inflate behind a switch. */
@@ -244,13 +202,6 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
             CompletableFuture.<Void>completedFuture(null).minimalCompletionStage();
     /** Fibonacci hashing multiplier: spreads consecutive thread ids over distant stripes. */
     private static final long GOLDEN = 0x9E3779B97F4A7C15L;
-    /**
-     * {@code Thread.threadId()} (final, Java 19+) where it exists, else {@code Thread.getId()}: a
-     * constant, so the JIT inlines the call.
-     */
-    private static final MethodHandle THREAD_ID = threadIdHandle();
-    /** The probe of a thread whose home key is crowded; shared by all refs (as Striped64's probe in Thread). */
-    private static final ThreadLocal<int[]> PROBE = new ThreadLocal<>();
 
     /** Killed in this life: tryGetLive fails. Cleared by resurrect/reinit. */
     private static final int DEAD = 1;
@@ -279,17 +230,14 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
     private static final VarHandle COUNT;
     private static final VarHandle BASE;
     private static final VarHandle STRIPES;
-    private static final VarHandle CROWDED;
     private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(long[].class);
 
     static {
         try {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
-            // declared in PercpuRefFields (layout); resolved through this class, the receiver type
             COUNT = lookup.findVarHandle(PercpuRef.class, "count", long.class);
             BASE = lookup.findVarHandle(PercpuRef.class, "base", long.class);
             STRIPES = lookup.findVarHandle(PercpuRef.class, "stripes", long[].class);
-            CROWDED = lookup.findVarHandle(PercpuRef.class, "crowded", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -307,12 +255,21 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
     private final Consumer<? super PercpuRefException> errorReporter;
     /** Whether resurrect()/reinit() are permitted. */
     private final boolean allowReinit;
-    /** The most stripes a table may grow to (a power of two). */
+    /** Number of stripes once inflated (a power of two). */
     private final int stripeCount;
+    /** Right shift that turns a 64-bit Fibonacci hash into a stripe index (64 - log2(stripeCount)). */
+    private final int stripeShift;
     /** Serializes this ref's control operations; never held while user code runs. */
     private final ReentrantLock control = new ReentrantLock();
 
-    // count, base, state and stripes are declared in PercpuRefFields, behind padding (layout).
+    /** The atomic part of the count; BIAS-ed in per-CPU mode. Changed only by atomic RMW. */
+    private volatile long count;
+    /** The per-CPU slot used before inflation; SEALED in atomic mode. */
+    private volatile long base;
+    /** null (not inflated), SEALED_NO_STRIPES (sealed before inflation), or the padded stripes. */
+    private volatile long[] stripes;
+    /** DEAD | ATOMIC | FORCE_ATOMIC | RELEASED | SWITCHING, and the switch sequence; written only under {@link #control}. */
+    private volatile int state;
     /** Completes after the release callback of the current life; created lazily. Written under control. */
     private volatile CompletableFuture<Void> releasedStage;
     /** The thread running the release callback right now, or null: it must not wait for itself. */
@@ -328,6 +285,7 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
         this.errorReporter = b.errorReporter;
         this.allowReinit = b.allowReinit || b.initAtomic || b.initDead;
         this.stripeCount = b.stripes != 0 ? b.stripes : defaultStripes();
+        this.stripeShift = 64 - Integer.numberOfTrailingZeros(stripeCount);
         if (b.initDead) {
             this.count = 0;
             this.base = SEALED;
@@ -499,260 +457,46 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
         return addToStripe(s, delta << 1);
     }
 
-    /**
-     * Adds {@code twiceDelta} to the calling thread's stripe in table {@code s} unless it is sealed.
-     * A stripe sealed by a growth of the table sends the thread to the new table; one sealed by a
-     * switch (the table is still current) sends it to the atomic counter. A CAS lost to another
-     * counting thread moves this thread to another stripe, and a second one in the same operation
-     * (it collides again after moving) grows the table.
-     *
-     * <p>The stripe: a thread's home hash (Fibonacci hash of its id) selects it, unless the thread's
-     * home key (top 4 bits of the hash) is marked crowded in this ref; then its probe does (a
-     * ThreadLocal, which costs some dependent loads more, so only threads that collided, and the
-     * few that share their key, pay for it).
-     */
+    /** Adds {@code twiceDelta} to the calling thread's stripe unless it is sealed. */
     private boolean addToStripe(long[] s, long twiceDelta) {
-        int home = homeHash();
-        int[] probe = (crowded & keyBit(home)) != 0 ? probe(home) : null;
-        int failures = 0;
+        if (s.length == 0) {
+            return false; // SEALED_NO_STRIPES
+        }
+        int i = stripeOffset();
         for (;;) {
-            if (s.length == 0) {
-                return false; // SEALED_NO_STRIPES
-            }
-            int selector = probe != null ? probe[0] : home;
-            int i = slotIndex(selector, stripesIn(s));
             long v = slotVolatile(s, i);
             if ((v & SEAL) != 0) {
-                long[] current = stripes;
-                if (current == s) {
-                    return false;
-                }
-                s = current; // this table was outgrown (never unsealed again): count in the new one
-                continue;
+                return false;
             }
-            long witness = caeSlot(s, i, v, v + twiceDelta);
-            if (witness == v) {
+            if (casSlot(s, i, v, v + twiceDelta)) {
                 return true;
             }
-            if ((witness & SEAL) == 0) {
-                if (probe == null) {
-                    probe = probe(home);
-                }
-                s = contended(s, home, selector, probe, ++failures);
-            }
         }
     }
 
-    /**
-     * After the calling thread lost a CAS on its stripe of table {@code s} to another counting
-     * thread: marks its home key crowded (from now on it, and the threads sharing its key, use their
-     * probes), moves its probe to another stripe and, from its second lost CAS in one operation (it
-     * collided again after moving), doubles the table, up to the configured number of stripes.
-     *
-     * @param selector the hash that selected the stripe of the lost CAS (home hash or probe value)
-     * @param failures lost CASes in this operation so far, this one included
-     * @return the table to retry in
-     */
-    long[] contended(long[] s, int home, int selector, int[] probe, int failures) {
-        int collisions = markCrowded(keyBit(home));
-        int n = stripesIn(s);
-        if (n > 1) {
-            moveProbe(probe, selector, n);
-        }
-        if ((failures > 1 || collisions >= GROW_AFTER_COLLISIONS * n) && n < stripeCount) {
-            return grow(s);
-        }
-        return stripes;
-    }
-
-    /**
-     * Sets the key bit in {@link #crowded} and counts the collision in its high half (saturating).
-     *
-     * @return collisions counted since the table was last grown, this one included
-     */
-    private int markCrowded(int bit) {
-        for (;;) {
-            int c = crowded;
-            int collisions = Math.min((c >>> 16) + 1, 0xFFFF);
-            if (CROWDED.compareAndSet(this, c, (c & 0xFFFF) | bit | (collisions << 16))) {
-                return collisions;
-            }
-        }
-    }
-
-    /** The calling thread's home hash: the high half of a Fibonacci hash of its id. */
-    private static int homeHash() {
-        try {
-            return (int) (((long) THREAD_ID.invokeExact(Thread.currentThread()) * GOLDEN) >>> 32);
-        } catch (Throwable impossible) {
-            throw new AssertionError(impossible);
-        }
-    }
-
-    /** The bit of {@link #crowded} for the home key of {@code home} (its top 4 bits). */
-    private static int keyBit(int home) {
-        return 1 << (home >>> 28);
-    }
-
-    /**
-     * The calling thread's probe (its one element is the stripe selector), starting at its home hash
-     * the first time (so it does not move yet).
-     */
-    private static int[] probe(int home) {
-        int[] p = PROBE.get();
-        if (p == null) {
-            p = new int[] {home};
-            PROBE.set(p);
-        }
-        return p;
-    }
-
-    private static MethodHandle threadIdHandle() {
-        MethodHandles.Lookup lookup = MethodHandles.publicLookup();
-        MethodType type = MethodType.methodType(long.class);
-        try {
-            return lookup.findVirtual(Thread.class, "threadId", type);
-        } catch (NoSuchMethodException e) {
-            try {
-                return lookup.findVirtual(Thread.class, "getId", type); // Java 17 and 18
-            } catch (ReflectiveOperationException impossible) {
-                throw new ExceptionInInitializerError(impossible);
-            }
-        } catch (IllegalAccessException impossible) {
-            throw new ExceptionInInitializerError(impossible);
-        }
-    }
-
-    /**
-     * Replaces table {@code s} by one twice its size, unless another thread holds the control lock
-     * (then someone else is growing or switching: the caller just retries), the table is no longer
-     * current, at its cap, or the ref is in atomic mode. Under the lock, in per-CPU mode, every stripe
-     * of the current table is unsealed; each is sealed with getAndSet, which captures its exact value,
-     * and the value is written to the same stripe of the new table before it is published. A thread
-     * that still adds to the old table finds its stripe sealed and moves to the new one; a switch,
-     * which also holds the lock, seals either the whole old table or the whole new one. The switch
-     * sequence is stepped as for a switch, so approximateCount() does not read a half-moved table.
-     *
-     * @return the current table after the attempt
-     */
-    long[] grow(long[] s) {
-        if (!control.tryLock()) {
-            return stripes;
-        }
-        try {
-            int n = stripesIn(s);
-            if (n == 0 || stripes != s || n >= stripeCount || (state & ATOMIC) != 0) {
-                return stripes;
-            }
-            long[] bigger = newTable(2 * n);
-            beginSwitchLocked();
-            for (int i = SLOT0; i < s.length; i += PAD) {
-                bigger[i] = getAndSetSlot(s, i, SEALED); // only the sum matters: stripe k keeps index k (its threads go to 2k or 2k + 1)
-            }
-            // release: the moved values are in the table before any thread can add to it
-            stripes = bigger;
-            // A fresh start: every thread back on its home stripe of the bigger table (which spreads
-            // threads created together perfectly), the collision count back at zero.
-            crowded = 0;
-            endSwitchLocked(0, 0);
-            return bigger;
-        } finally {
-            control.unlock();
-        }
-    }
-
-    /** A zeroed table of {@code n} stripes (a power of two): {@code n * PAD - 1} longs. */
-    private static long[] newTable(int n) {
-        return new long[n * PAD - 1];
-    }
-
-    /** Stripes in table {@code s}; 0 for SEALED_NO_STRIPES. */
-    private static int stripesIn(long[] s) {
-        return (s.length + 1) / PAD;
-    }
-
-    /**
-     * Index of the stripe that hash {@code h} selects in a table of {@code n} stripes (a power of
-     * two): its top log2(n) bits, so a stripe k becomes k' = 2k or 2k + 1 when the table doubles.
-     */
-    private static int slotIndex(int h, int n) {
-        return stripeOf(h, n) * PAD + SLOT0;
-    }
-
-    private static int stripeOf(int h, int n) {
-        return (int) (((h & 0xFFFF_FFFFL) * n) >>> 32);
-    }
-
-    /**
-     * Index of the calling thread's stripe in the current table (in a first table, if the ref has none
-     * yet), for tests.
-     */
+    /** Index into the stripe array of the calling thread's stripe (one leading pad line). */
     int stripeOffset() {
-        long[] s = stripes;
-        int n = s == null || s.length == 0 ? Math.min(MIN_STRIPES, stripeCount) : stripesIn(s);
-        int home = homeHash();
-        return slotIndex((crowded & keyBit(home)) != 0 ? probe(home)[0] : home, n);
+        long h = Thread.currentThread().getId() * GOLDEN;
+        int stripe = stripeCount == 1 ? 0 : (int) (h >>> stripeShift);
+        return (stripe + 1) * PAD;
     }
 
-    /** Stripes in the current table; 0 if the ref has none (not inflated, or sealed before it did). */
-    int stripesInUse() {
-        long[] s = stripes;
-        return s == null ? 0 : stripesIn(s);
-    }
-
-    /**
-     * For tests: what the fast path does when the calling thread loses its {@code failures}-th CAS
-     * of an operation on the current table (the ref must be inflated).
-     */
-    void collided(int failures) {
-        int home = homeHash();
-        int[] probe = probe(home);
-        contended(stripes, home, (crowded & keyBit(home)) != 0 ? probe[0] : home, probe, failures);
-    }
-
-    /** Whether a stripe table has been published (for tests: inflation must follow real contention). */
+    /** Whether a stripe array has been published (for tests: inflation must follow real contention). */
     boolean inflated() {
         long[] s = stripes;
         return s != null && s.length > 0;
     }
 
-    /**
-     * Publishes a first table of {@value #MIN_STRIPES} stripes (one if the ref is built with one)
-     * unless another thread did, or a switch sealed the field first.
-     */
+    /** Publishes the stripe array unless another thread did, or a switch sealed it first. */
     long[] inflate() {
         long[] s = stripes;
         if (s != null) {
             return s;
         }
-        long[] fresh = newTable(Math.min(MIN_STRIPES, stripeCount));
+        long[] fresh = new long[(stripeCount + 1) * PAD];
         // release: the zeroed array is published before any thread adds to it
         long[] witness = (long[]) STRIPES.compareAndExchange(this, (long[]) null, fresh);
         return witness == null ? fresh : witness;
-    }
-
-    /*
-     * The probe of a thread that collided: an int[1] holding its stripe selector, in a plain
-     * ThreadLocal. It starts at the thread's home hash and moves to another stripe at each collision.
-     * Shared by all refs, so a thread stays moved for all of them (a ref where its key is not crowded
-     * ignores it). Only its own thread touches it. Neither the ThreadLocal nor the int[] is a class of
-     * this library, so a pooled thread that once collided does not pin the library's class loader
-     * (ProbeClassLoaderLeakTest).
-     */
-
-    /**
-     * Moves {@code probe} to a pseudo-random stripe of a table of {@code n > 1} stripes other than
-     * the one {@code from} selects (xorshift from the probe's value, which another ref may have moved).
-     */
-    static void moveProbe(int[] probe, int from, int n) {
-        int old = stripeOf(from, n);
-        int x = probe[0] != 0 ? probe[0] : 0x9E3779B9; // xorshift keeps 0 at 0
-        do {
-            x ^= x << 13;
-            x ^= x >>> 17;
-            x ^= x << 5;
-        } while (stripeOf(x, n) == old);
-        probe[0] = x;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -1202,7 +946,7 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
             s = (long[]) STRIPES.compareAndExchange(this, (long[]) null, SEALED_NO_STRIPES);
         }
         if (s != null) {
-            for (int i = SLOT0; i < s.length; i += PAD) {
+            for (int i = PAD; i < s.length; i += PAD) {
                 twiceSum += getAndSetSlot(s, i, SEALED);
             }
         }
@@ -1239,7 +983,7 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
         if (s == SEALED_NO_STRIPES) {
             stripes = null;
         } else if (s != null) {
-            for (int i = SLOT0; i < s.length; i += PAD) {
+            for (int i = PAD; i < s.length; i += PAD) {
                 setSlotVolatile(s, i, 0L);
             }
         }
@@ -1340,7 +1084,7 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
         return count;
     }
 
-    /** The most stripes the ref's table may grow to. */
+    /** The number of stripes the ref inflates to. */
     int stripeCount() {
         return stripeCount;
     }
@@ -1357,7 +1101,7 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
         }
         long[] st = stripes;
         if (st != null) {
-            for (int i = SLOT0; i < st.length; i += PAD) {
+            for (int i = PAD; i < st.length; i += PAD) {
                 long x = slotVolatile(st, i);
                 if ((x & SEAL) == 0) {
                     twiceSlots += x;
@@ -1520,8 +1264,8 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
         return (long) SLOT.getVolatile(s, i);
     }
 
-    private static long caeSlot(long[] s, int i, long expect, long update) {
-        return (long) SLOT.compareAndExchange(s, i, expect, update);
+    private static boolean casSlot(long[] s, int i, long expect, long update) {
+        return SLOT.compareAndSet(s, i, expect, update);
     }
 
     private static long getAndSetSlot(long[] s, int i, long value) {
@@ -1637,9 +1381,7 @@ public final class PercpuRef extends PercpuRefTrailingPadding {
         }
 
         /**
-         * The most stripes the ref uses under contention; a power of two from 1 to 65536. The ref
-         * starts with none, takes a table of 2 stripes at its first contended update and doubles it,
-         * up to this number, whenever a thread still collides after moving to another stripe.
+         * Number of stripes used once the ref sees contention; a power of two from 1 to 65536.
          * Default: twice the available processors rounded up to a power of two, at most 64.
          *
          * @throws IllegalArgumentException if {@code stripes} is not a power of two in range

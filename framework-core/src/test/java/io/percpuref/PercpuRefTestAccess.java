@@ -22,22 +22,6 @@ public final class PercpuRefTestAccess {
         return ref.inflated();
     }
 
-    /**
-     * What the fast path does when the calling thread loses a CAS for the second time in one
-     * operation: moves the thread and doubles the stripe table unless it is at its cap, the ref is in
-     * atomic mode or another control operation holds the lock (a no-op if the ref has no table).
-     */
-    public static void grow(PercpuRef ref) {
-        if (ref.inflated()) {
-            ref.collided(2);
-        }
-    }
-
-    /** Stripes in the ref's current table (0 if it has none). */
-    public static int stripesInUse(PercpuRef ref) {
-        return ref.stripesInUse();
-    }
-
     /** The offset of the calling thread's stripe in the ref's stripe array. */
     public static int stripeOffset(PercpuRef ref) {
         return ref.stripeOffset();

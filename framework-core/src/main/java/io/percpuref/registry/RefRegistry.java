@@ -786,6 +786,7 @@ public final class RefRegistry implements AutoCloseable {
 
     /** {@link #confirmed(ManagedEntry)} for an inline confirm: notifies the snapshot it was decided on. */
     void confirmed(ManagedEntry<?> e, RefListener[] snapshot) {
+        RegistryEvents.confirmed(this, e);
         if (snapshot.length == 0) {
             return;
         }

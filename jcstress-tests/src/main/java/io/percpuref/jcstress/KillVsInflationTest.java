@@ -62,7 +62,7 @@ public class KillVsInflationTest {
         }
     }
 
-    /** A cap of 64 stripes: the first table has 2, and the two threads most likely count on different ones. */
+    /** 64 stripes: after inflation the threads most likely count on different stripes. */
     @JCStressTest
     @Outcome(id = "1, 1, 1, 0", expect = ACCEPTABLE, desc = "Atomic, count zero, released exactly once, never while held.")
     @Outcome(expect = FORBIDDEN, desc = "Lost or double-counted reference, release missing, twice, or while held.")
