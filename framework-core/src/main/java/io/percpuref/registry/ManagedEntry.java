@@ -34,7 +34,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * on ({@link #TRACK_FROM_KILL}), (3) {@code ref.kill(confirm)},
  * with the callbacks it triggers held back, (4) the registry's counters, stuck check and
  * {@code onKilled} listeners, (5) the held-back callbacks go to the callback executor, except the
- * confirm task when it is only the registry's bookkeeping ({@link RefRegistry#confirmsInline()}: no
+ * confirm task when it is only the registry's bookkeeping ({@link RefRegistry#inlineConfirmListeners()}: no
  * listener with an {@code onConfirmed} of its own), which runs right here in the killing thread, so
  * kill to confirm takes no thread hop (a release it triggers still goes to the executor). So the ref is
  * dead before any user code of the kill runs (a failure in (4) cannot leave a DYING entry with a
@@ -287,9 +287,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
         trackFromKill();
         return registry.withDeferredCallbacks(false, () -> {
             CompletionStage<Void> confirmedStage;
-            if (registry.confirmsInline()) {
-                confirmingThread = Thread.currentThread(); // dispatch() parks this kill's confirm task
-            }
+            confirmingThread = Thread.currentThread(); // dispatch() parks this kill's confirm task
             try {
                 // Linearization point of the kill: every tryGetLive() that starts after this returns fails.
                 confirmedStage = ref.kill(r -> confirm());
@@ -332,7 +330,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
 
     /**
      * The executor of the ref's callbacks. The confirm task of a kill whose confirm is bookkeeping
-     * only ({@link RefRegistry#confirmsInline()}) is parked for {@link #killIfLive()} to run in the
+     * only ({@link RefRegistry#inlineConfirmListeners()}) is parked for {@link #killIfLive()} to run in the
      * killing thread; everything else (release tasks, other confirms) goes to the registry's
      * callback executor.
      */

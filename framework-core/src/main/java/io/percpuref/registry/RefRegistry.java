@@ -710,42 +710,27 @@ public final class RefRegistry implements AutoCloseable {
     /**
      * Whether a kill may run its confirm task (the registry's own bookkeeping: onConfirmed
      * listeners, the kill stage, the drop of the initial reference) in the killing thread instead of
-     * handing it to the callback executor: true unless a listener has an {@code onConfirmed} of its
-     * own, which is user code and runs on the callback executor as documented. The Micrometer
+     * handing it to the callback executor: it may unless a listener has an {@code onConfirmed} of
+     * its own, which is user code and runs on the callback executor as documented. The Micrometer
      * binder's listener only records a timer and counts as bookkeeping. Release actions are
      * dispatched to the callback executor either way.
-     */
-    boolean confirmsInline() {
-        for (RefListener l : listeners) {
-            if (!CONFIRM_IS_BOOKKEEPING.get(l.getClass())) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /**
-     * The listeners an inline confirm may notify in the killing thread: a snapshot of them if every
-     * one's {@code onConfirmed} is bookkeeping ({@link #confirmsInline()}), else null (the confirm goes
-     * to the callback executor). The confirm then notifies exactly this snapshot
-     * ({@link #confirmed(ManagedEntry, RefListener[])}), so a listener added after the decision, by an
-     * {@code onKilled} listener or by another thread, is never run in the killing thread.
+     *
+     * @return the listeners the inline confirm notifies (a snapshot, so that one added after this
+     *         decision, by an {@code onKilled} listener or another thread, never runs in the killing
+     *         thread; see {@link #confirmed(ManagedEntry, RefListener[])}), or null: the confirm
+     *         goes to the callback executor
      */
     RefListener[] inlineConfirmListeners() {
         RefListener[] snapshot = listeners.toArray(NO_LISTENERS);
-        return bookkeepingOnly(snapshot) ? snapshot : null;
+        for (RefListener l : snapshot) {
+            if (!CONFIRM_IS_BOOKKEEPING.get(l.getClass())) {
+                return null;
+            }
+        }
+        return snapshot;
     }
 
     private static final RefListener[] NO_LISTENERS = new RefListener[0];
-
-    private static boolean bookkeepingOnly(RefListener[] snapshot) {
-        for (RefListener l : snapshot) {
-            if (!CONFIRM_IS_BOOKKEEPING.get(l.getClass())) {
-                return false;
-            }
-        }
-        return true;
-    }
 
     /** Per listener class: whether its onConfirmed is the no-op default or the Micrometer binder's. */
     private static final ClassValue<Boolean> CONFIRM_IS_BOOKKEEPING = new ClassValue<>() {

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Adversarial review of the inline confirm (issue 10). {@code ManagedEntry.killIfLive()} decides
- * whether the confirm may run in the killing thread ({@code RefRegistry.confirmsInline()}) BEFORE
+ * whether the confirm may run in the killing thread (then {@code RefRegistry.confirmsInline()}) BEFORE
  * {@code ref.kill()}, parks the confirm task, runs {@code registry.killed()} (the {@code onKilled}
  * listeners), and only then runs the parked task inline. A listener with an {@code onConfirmed} of
  * its own that is added in that window (by another thread, or, deterministically, by an
