@@ -12,7 +12,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentSkipListMap;
-import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -32,7 +31,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Ordering of a kill: (1) CAS to DYING, (2) record the kill time and track every lease from now
  * on ({@link #TRACK_FROM_KILL}), (3) {@code ref.kill(confirm)},
- * with the callbacks it triggers held back, (4) the registry's counters, stuck check and
+ * with the callbacks it triggers held back, (4) the registry's counters, stuck watch and
  * {@code onKilled} listeners, (5) the held-back callbacks go to the callback executor, except the
  * confirm task when it is only the registry's bookkeeping ({@link RefRegistry#inlineConfirmListeners()}: no
  * listener with an {@code onConfirmed} of its own), which runs right here in the killing thread, so
@@ -43,8 +42,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * concurrent with the kill, and the release waits for it.
  *
  * <p>Release sequence, on the callback executor: state RELEASING, release action (a failure is
- * kept and reported), release time, state RELEASED, then {@link RefRegistry#released}: leave the map (name free), counters, cancel the
- * stuck check, {@code onReleased}. The ref's {@code released()} stage, which {@link #released()}
+ * kept and reported), release time, state RELEASED, then {@link RefRegistry#released}: leave the map (name free), counters, let go of the
+ * stuck watch (nothing to cancel: the registry's sweep skips a released kill), {@code onReleased}. The ref's {@code released()} stage, which {@link #released()}
  * returns, completes after all of this.
  *
  * <p>Which leases are tracked: {@link #sampling}, this entry's copy of the registry's rate (leak
@@ -158,8 +157,8 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     private volatile int initialRef;
     /** NOT_STUCK, STUCK_COUNTED or STUCK_SETTLED; see {@link #markStuck()} and {@link #settleStuck()}. */
     private volatile int stuck;
-    /** The pending stuck check, cancelled at release; null until the kill scheduled it. */
-    private volatile Future<?> stuckCheck;
+    /** This kill's record in the registry's stuck watch, cleared at release; null until the kill. */
+    private volatile RefRegistry.StuckWatch watch;
     /** Records of this entry's open tracked leases; null until the first. */
     private volatile Holders holders;
     /** This entry's unreclaimed leaks by acquisition site; null until the first. */
@@ -272,7 +271,7 @@ final class ManagedEntry<T> implements ManagedResource<T> {
      * Kills this entry if it is live; returns the confirm stage, or null if it was not live.
      *
      * <p>Order (see the class comment): CAS to DYING, kill the ref, then the bookkeeping (counters,
-     * stuck check, {@code onKilled}). The ref's confirm callback, which the kill triggers, is held
+     * stuck watch, {@code onKilled}). The ref's confirm callback, which the kill triggers, is held
      * back until the bookkeeping is done ({@link RefRegistry#withDeferredCallbacks}), so
      * {@code onKilled} still precedes {@code onConfirmed}. If the ref's kill fails before taking
      * effect, the entry goes back to LIVE; once it took effect, a failure in the bookkeeping (a VM
@@ -402,21 +401,28 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     // Stuck detection
     // ------------------------------------------------------------------------------------------
 
-    /** Remembers the scheduled stuck check; cancels it at once if the entry released meanwhile. */
-    void stuckCheck(Future<?> check) {
-        stuckCheck = check;
-        // Pairs with release(): it writes RELEASED then reads stuckCheck; we write stuckCheck then
-        // read RELEASED. With volatile accesses at least one of us sees the other, so no check lingers.
+    /** Remembers this kill's watch record; lets go of it at once if the entry released meanwhile. */
+    void watch(RefRegistry.StuckWatch w) {
+        watch = w;
+        // Pairs with unwatch(), after RELEASED: it writes RELEASED then reads watch; we write watch then
+        // read RELEASED. With volatile accesses at least one of us sees the other, so the watch never
+        // keeps a released entry reachable.
         if (state == RefState.RELEASED) {
-            check.cancel(false);
+            w.entry = null;
         }
     }
 
-    void cancelStuckCheck() {
-        Future<?> check = stuckCheck;
-        if (check != null) {
-            check.cancel(false);
+    /** At release: the watch no longer needs this entry (nothing is cancelled; the sweep skips it). */
+    void unwatch() {
+        RefRegistry.StuckWatch w = watch;
+        if (w != null) {
+            w.entry = null;
         }
+    }
+
+    /** nanoTime of the kill; 0 before it. */
+    long killedAt() {
+        return killedAt;
     }
 
     /** @return true once, for the caller that must count and report this entry as stuck */

@@ -3,6 +3,8 @@ package io.percpuref.registry;
 import io.percpuref.PercpuRefException;
 import io.percpuref.ResourceUnavailableException;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -15,6 +17,7 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
@@ -95,9 +98,24 @@ public final class RefRegistry implements AutoCloseable {
      *            register() sees the flag; no entry stays live after shutdown.
      *
      * Stuck      One daemon thread per registry (a ScheduledThreadPoolExecutor, created at the first
-     *            kill, its thread timing out after 10s idle and stopped by shutdown()). Each kill
-     *            schedules one check at kill + stuckThreshold; release cancels it. An entry is counted
-     *            stuck at most once (ManagedEntry.markStuck/settleStuck).
+     *            kill, its thread timing out after 10s idle and stopped by shutdown()) and one sweep
+     *            task at most, not a task per kill (issues 10 and 15: a schedule per kill took the
+     *            queue's lock and woke the detector thread, a futex call and a context switch on
+     *            every kill; release took the lock again to cancel it). The threshold is the same for
+     *            every kill and fixed at build time, so deadlines follow kill order: a kill appends
+     *            a small StuckWatch record to `watched`, a lock-free FIFO, and schedules the sweep
+     *            (at kill + stuckThreshold) only if none is pending (`sweepPending`, a CAS). The
+     *            sweep reports the expired head records still dying, drops released ones, and
+     *            reschedules itself for the new head's deadline, or clears the flag when nothing is
+     *            watched and then looks again (a kill that appended while the flag was still set
+     *            scheduled nothing: the sweep takes the flag back and carries on). Release cancels
+     *            nothing: it clears its record's entry, so the watch keeps no released resource
+     *            reachable; the record itself is dropped by a later kill (when it is the head: kills
+     *            release mostly in order) or by the sweep, at most one threshold after its kill.
+     *            One thread at a time takes from the FIFO (`taking`). Records are appended after
+     *            killedAt is read, so two racing kills can enter in the other order: the later of
+     *            them is then reported late by that skew (microseconds), never early. An entry is
+     *            counted stuck at most once (ManagedEntry.markStuck/settleStuck).
      *
      * Callbacks  Confirm and release callbacks, leak handling and release actions run on the
      *            callback executor; the default is a cached pool of daemon threads (idle threads exit
@@ -135,6 +153,21 @@ public final class RefRegistry implements AutoCloseable {
     /** The callbacks deferred by the shutdown() running on this thread, if any (see Hand-off). */
     private static final ThreadLocal<Deferral> DEFERRAL = new ThreadLocal<>();
 
+    /** Kills a sweep-idle watch drops from its head per kill, at most: bounds the work a kill does. */
+    private static final int DROP_PER_KILL = 4;
+    private static final VarHandle SWEEP_PENDING;
+    private static final VarHandle TAKING;
+
+    static {
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            SWEEP_PENDING = lookup.findVarHandle(RefRegistry.class, "sweepPending", boolean.class);
+            TAKING = lookup.findVarHandle(RefRegistry.class, "taking", boolean.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     /** Distinguishes this registry's thread names from other registries'. */
     private final int id = IDS.incrementAndGet();
     /** The registry's identity, for meters, thread names and log lines. */
@@ -168,6 +201,16 @@ public final class RefRegistry implements AutoCloseable {
     private volatile ScheduledThreadPoolExecutor stuckDetector;
     /** Set by shutdown(): no stuck detector is created any more. Guarded by detectorLock. */
     private boolean detectorStopped;
+    /** {@link #stuckThreshold} in nanoseconds (the same for every kill, fixed at build time). */
+    private final long stuckThresholdNanos;
+    /** Kills under watch for stuck detection, in kill order (see Stuck in the overview). */
+    private final ConcurrentLinkedQueue<StuckWatch> watched = new ConcurrentLinkedQueue<>();
+    /** Whether a sweep is scheduled or running; set by the kill that schedules it, cleared by the sweep that stands down. */
+    private volatile boolean sweepPending;
+    /** Whether a thread is taking from {@link #watched} (the sweep, or a kill dropping released heads): one at a time. */
+    private volatile boolean taking;
+    /** Test hook: see {@link #afterSweepFoundNothing(Runnable)}; null in production. */
+    private volatile Runnable afterSweepFoundNothing;
 
     /** Entries in LIVE: +1 at register, -1 at kill. */
     private final LongAdder live = new LongAdder();
@@ -198,6 +241,7 @@ public final class RefRegistry implements AutoCloseable {
         this.leakTuning = new LeakTuning(b.leakDetection, b.leakSamplingInterval);
         this.reclaimLeaks = b.reclaimLeaks;
         this.stuckThreshold = b.stuckThreshold;
+        this.stuckThresholdNanos = saturatedNanos(b.stuckThreshold);
         this.shutdownTimeout = b.shutdownTimeout;
         this.errorReporter = b.errorReporter;
     }
@@ -759,7 +803,7 @@ public final class RefRegistry implements AutoCloseable {
         live.decrement();
         dying.increment();
         kills.increment();
-        scheduleStuckCheck(e);
+        watchForStuck(e);
         RegistryEvents.killed(this, e);
         fire("onKilled", e, RefListener::onKilled);
     }
@@ -788,7 +832,7 @@ public final class RefRegistry implements AutoCloseable {
         if (e.settleStuck()) {
             stuck.decrement();
         }
-        e.cancelStuckCheck();
+        e.unwatch();
         fire("onReleased", e, RefListener::onReleased);
     }
 
@@ -918,18 +962,139 @@ public final class RefRegistry implements AutoCloseable {
     // Stuck detection
     // ------------------------------------------------------------------------------------------
 
-    private void scheduleStuckCheck(ManagedEntry<?> e) {
+    /**
+     * Puts a kill under watch (see Stuck in the overview): appends it to {@link #watched} and, if no
+     * sweep is pending, schedules one for one threshold from now. No lock, and no wake-up of the
+     * detector thread unless its sweep was idle.
+     */
+    private void watchForStuck(ManagedEntry<?> e) {
         ScheduledThreadPoolExecutor detector = stuckDetector();
         if (detector == null) {
             return; // shut down: no stuck detection any more
         }
-        try {
-            e.stuckCheck(detector.schedule(() -> checkStuck(e), saturatedNanos(stuckThreshold), TimeUnit.NANOSECONDS));
-        } catch (RejectedExecutionException stopped) {
-            // shutdown() stopped the detector between our read and the schedule; same as above
+        StuckWatch w = new StuckWatch(e, e.killedAt());
+        watched.offer(w);
+        e.watch(w);
+        if (watched.peek() != w) {
+            dropReleasedHead(); // keep released kills from piling up behind each other
+        }
+        if (!sweepPending && SWEEP_PENDING.compareAndSet(this, false, true)) {
+            scheduleSweep(detector, stuckThresholdNanos);
         }
     }
 
+    /**
+     * Drops released kills from the head of {@link #watched}, a few at most, if no one else is
+     * taking from it now. Kills release mostly in order, so this keeps the watch about as long as
+     * the number of entries dying now, not the number of kills in one threshold.
+     */
+    private void dropReleasedHead() {
+        if (!TAKING.compareAndSet(this, false, true)) {
+            return; // the sweep or another kill is at it
+        }
+        try {
+            for (int i = 0; i < DROP_PER_KILL; i++) {
+                StuckWatch head = watched.peek();
+                if (head == null || head.entry != null) {
+                    return;
+                }
+                watched.poll(); // the head we peeked: we are the only taker
+            }
+        } finally {
+            taking = false;
+        }
+    }
+
+    /** Becomes the one taker from {@link #watched}; waits for a kill dropping a few released heads, or for the sweep. */
+    private void takeWatch() {
+        while (!TAKING.compareAndSet(this, false, true)) {
+            Thread.yield();
+        }
+    }
+
+    private void scheduleSweep(ScheduledThreadPoolExecutor detector, long delayNanos) {
+        try {
+            detector.schedule(this::sweepStuck, delayNanos, TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException stopped) {
+            // shutdown() stopped the detector (and emptied the watch): no stuck detection any more
+        } catch (Throwable t) {
+            sweepPending = false; // no sweep is pending after all: the next kill schedules one
+            throw t;
+        }
+    }
+
+    /**
+     * The one pending sweep, on the detector thread: reports every watched kill whose threshold has
+     * passed and is still dying, drops the released ones, then schedules itself for the new head's
+     * deadline, or stands down when nothing is watched. Standing down clears {@link #sweepPending}
+     * and then looks again: a kill that appended after the sweep found the watch empty but saw the
+     * flag still set scheduled nothing, so the sweep takes the flag back and carries on for it.
+     */
+    private void sweepStuck() {
+        boolean rescheduled = false;
+        try {
+            for (;;) {
+                long wait = reportExpired();
+                ScheduledThreadPoolExecutor detector = stuckDetector;
+                if (wait > 0) {
+                    if (detector != null) {
+                        scheduleSweep(detector, wait);
+                    }
+                    rescheduled = true;
+                    return;
+                }
+                Runnable hook = afterSweepFoundNothing;
+                if (hook != null) {
+                    hook.run();
+                }
+                sweepPending = false;
+                if (watched.isEmpty() || !SWEEP_PENDING.compareAndSet(this, false, true)) {
+                    rescheduled = true;
+                    return; // nothing watched, or a kill scheduled the next sweep itself
+                }
+            }
+        } finally {
+            if (!rescheduled) {
+                // A listener threw a VM error: the flag is still ours, so carry on in a fresh run.
+                ScheduledThreadPoolExecutor detector = stuckDetector;
+                if (detector != null) {
+                    scheduleSweep(detector, 0);
+                }
+            }
+        }
+    }
+
+    /**
+     * Takes the watched kills whose threshold has passed off the head and reports those still dying.
+     * @return 0 if the watch is empty, else the nanoseconds until the new head's threshold passes
+     */
+    private long reportExpired() {
+        takeWatch();
+        try {
+            for (;;) {
+                StuckWatch head = watched.peek();
+                if (head == null) {
+                    return 0;
+                }
+                ManagedEntry<?> e = head.entry;
+                if (e != null) {
+                    long left = head.killedAt + stuckThresholdNanos - System.nanoTime();
+                    if (left > 0) {
+                        return left;
+                    }
+                }
+                watched.poll(); // the head we peeked: we are the only taker
+                if (e != null) {
+                    head.entry = null;
+                    checkStuck(e);
+                }
+            }
+        } finally {
+            taking = false;
+        }
+    }
+
+    /** Reports {@code e} stuck, unless it was released (or reported) meanwhile. */
     private void checkStuck(ManagedEntry<?> e) {
         if (!e.markStuck()) {
             return; // released (or already reported) meanwhile
@@ -973,6 +1138,28 @@ public final class RefRegistry implements AutoCloseable {
         if (d != null) {
             d.shutdownNow();
         }
+        takeWatch(); // after a sweep still running: it takes nothing from here on
+        try {
+            watched.clear(); // no sweep any more: keep nothing
+        } finally {
+            taking = false;
+        }
+    }
+
+    /** Tasks queued in the stuck detector (at most one: the pending sweep); for tests. */
+    int pendingStuckChecks() {
+        ScheduledThreadPoolExecutor d = stuckDetector;
+        return d == null ? 0 : d.getQueue().size();
+    }
+
+    /** Kills under watch, released ones not yet dropped included; for tests. */
+    int watchedKills() {
+        return watched.size();
+    }
+
+    /** Runs {@code hook} on the detector thread each time a sweep found the watch empty, before it stands down; for tests. */
+    void afterSweepFoundNothing(Runnable hook) {
+        afterSweepFoundNothing = hook;
     }
 
     /** Whether this registry's stuck-detector thread exists and has not terminated; for tests. */
@@ -984,7 +1171,6 @@ public final class RefRegistry implements AutoCloseable {
     private static ScheduledThreadPoolExecutor newStuckDetector(String prefix) {
         ScheduledThreadPoolExecutor d = new ScheduledThreadPoolExecutor(1,
                 daemonThreads(prefix + "-stuck-detector", false));
-        d.setRemoveOnCancelPolicy(true);
         d.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
         // A registry dropped without shutdown() must not leave its thread behind forever.
         d.setKeepAliveTime(IDLE_THREAD_SECONDS, TimeUnit.SECONDS);
@@ -1007,6 +1193,23 @@ public final class RefRegistry implements AutoCloseable {
                 TimeUnit.SECONDS, new LinkedBlockingQueue<>(), daemonThreads(prefix + "-handoff", true));
         pool.allowCoreThreadTimeOut(true); // no thread until there is work, none left when idle
         return pool;
+    }
+
+    /**
+     * One kill under watch for stuck detection. The entry is cleared when it is released (or
+     * reported), so a released resource is not kept reachable by the watch: what stays, until the
+     * sweep or a later kill drops it, is this small record.
+     */
+    static final class StuckWatch {
+        /** The killed entry; null once released or reported. */
+        volatile ManagedEntry<?> entry;
+        /** nanoTime of the kill. */
+        final long killedAt;
+
+        StuckWatch(ManagedEntry<?> entry, long killedAt) {
+            this.entry = entry;
+            this.killedAt = killedAt;
+        }
     }
 
     /** Callbacks collected by {@link #withDeferredCallbacks} on one thread (see Hand-off). */
