@@ -145,6 +145,15 @@ public class RegistryBenchmark {
         @Param({"none", "user"})
         String confirmListener;
 
+        /**
+         * pool: the registry's own callback pool (the default). direct: {@code Runnable::run}, so the
+         * release that the killer's own put triggers (the hammers' leases are gone by then) runs
+         * in the killer instead of waking a pool thread: an experiment that shows what that
+         * hand-off costs (docs/benchmarks.md, "What a kill still costs").
+         */
+        @Param({"pool"})
+        String callbackExecutor;
+
         RefRegistry registry;
         /** The resource of the current round; replaced by the killer's setup. */
         volatile ManagedResource<Object> resource;
@@ -155,7 +164,11 @@ public class RegistryBenchmark {
 
         @Setup(Level.Trial)
         public void build() {
-            registry = RefRegistry.builder().name("kill-latency").build();
+            RefRegistry.Builder builder = RefRegistry.builder().name("kill-latency");
+            if ("direct".equals(callbackExecutor)) {
+                builder.callbackExecutor(Runnable::run);
+            }
+            registry = builder.build();
             if ("user".equals(confirmListener)) {
                 registry.addListener(new RefListener() {
                     @Override

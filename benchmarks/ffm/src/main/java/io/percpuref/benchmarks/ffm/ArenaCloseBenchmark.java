@@ -37,6 +37,11 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * in use.
  * <ul>
  *   <li>{@code ourClose}: {@code close()} returning (the kill; never waits, never throws);</li>
+ *   <li>{@code ourCloseHeld}: {@code close()} returning while the closing thread itself holds a
+ *       lease (taken in the setup, closed in the per-invocation teardown, both untimed), so the
+ *       kill's own put of the initial reference is never the last one and {@code close()} never
+ *       hands the release to the callback executor: an experiment that shows what that hand-off
+ *       (waking a pool thread) adds to {@code ourClose} (docs/ffm.md);</li>
  *   <li>{@code ourConfirm}: {@code kill()} until its confirm stage completed (a callback-executor
  *       hand-off);</li>
  *   <li>{@code ourFreed}: {@code close()} until {@code freed()} completed: the readers' last
@@ -147,6 +152,26 @@ public class ArenaCloseBenchmark {
         }
     }
 
+    /** Like {@link OursArmed}, plus a lease of the closer's own, closed after the sample. */
+    @State(Scope.Thread)
+    public static class OursArmedHeld {
+        final long[] seen = new long[READERS];
+        ArenaLease held;
+
+        @Setup(Level.Invocation)
+        public void arm(Target target) {
+            Current next = target.ours();
+            held = next.ours().acquire();
+            target.publish(next, seen);
+        }
+
+        @TearDown(Level.Invocation)
+        public void letGo() {
+            held.close();
+            held = null;
+        }
+    }
+
     /** The closer's per-invocation setup for JDK arenas: a new, read arena. */
     @State(Scope.Thread)
     public static class JdkArmed {
@@ -206,6 +231,21 @@ public class ArenaCloseBenchmark {
     @Group("ourClose")
     @GroupThreads(READERS)
     public long closeReader(Target target, Reader reader) {
+        return readOurs(target, reader);
+    }
+
+    /** Our close() returning while the closer holds a lease: no release hand-off inside close(). */
+    @Benchmark
+    @Group("ourCloseHeld")
+    @GroupThreads(1)
+    public void closeHeld(Target target, OursArmedHeld armed) {
+        target.current.ours().close();
+    }
+
+    @Benchmark
+    @Group("ourCloseHeld")
+    @GroupThreads(READERS)
+    public long closeHeldReader(Target target, Reader reader) {
         return readOurs(target, reader);
     }
 
