@@ -969,8 +969,8 @@ public final class RefRegistry implements AutoCloseable {
      */
     private void watchForStuck(ManagedEntry<?> e) {
         ScheduledThreadPoolExecutor detector = stuckDetector();
-        if (detector == null) {
-            return; // shut down: no stuck detection any more
+        if (detector == null || detector.isShutdown()) {
+            return; // shut down: no stuck detection any more, so nothing to watch
         }
         StuckWatch w = new StuckWatch(e, e.killedAt());
         watched.offer(w);
@@ -1065,32 +1065,35 @@ public final class RefRegistry implements AutoCloseable {
     }
 
     /**
-     * Takes the watched kills whose threshold has passed off the head and reports those still dying.
+     * Takes the watched kills whose threshold has passed off the head and reports those still dying,
+     * one at a time, each outside {@link #taking} (listeners are user code: a slow one must not hold
+     * up the kills or shutdown() waiting to take from the watch).
      * @return 0 if the watch is empty, else the nanoseconds until the new head's threshold passes
      */
     private long reportExpired() {
-        takeWatch();
-        try {
-            for (;;) {
+        for (;;) {
+            ManagedEntry<?> due;
+            takeWatch();
+            try {
                 StuckWatch head = watched.peek();
                 if (head == null) {
                     return 0;
                 }
-                ManagedEntry<?> e = head.entry;
-                if (e != null) {
+                due = head.entry;
+                if (due != null) {
                     long left = head.killedAt + stuckThresholdNanos - System.nanoTime();
                     if (left > 0) {
                         return left;
                     }
+                    head.entry = null;
                 }
                 watched.poll(); // the head we peeked: we are the only taker
-                if (e != null) {
-                    head.entry = null;
-                    checkStuck(e);
-                }
+            } finally {
+                taking = false;
             }
-        } finally {
-            taking = false;
+            if (due != null) {
+                checkStuck(due);
+            }
         }
     }
 
@@ -1138,7 +1141,7 @@ public final class RefRegistry implements AutoCloseable {
         if (d != null) {
             d.shutdownNow();
         }
-        takeWatch(); // after a sweep still running: it takes nothing from here on
+        takeWatch(); // a sweep still running holds it only between two records, never across a listener
         try {
             watched.clear(); // no sweep any more: keep nothing
         } finally {

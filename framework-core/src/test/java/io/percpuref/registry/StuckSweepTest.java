@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -170,5 +171,41 @@ class StuckSweepTest {
         int stillDying = threads * (perThread - (perThread + 2) / 3);
         await().until(() -> registry.stuckCount() == stillDying);
         assertThat(new HashSet<>(recorder.stuck.stream().map(RefInfo::name).toList())).hasSize(recorder.stuck.size());
+    }
+
+    @Test
+    void aBlockingStuckListenerHoldsUpNeitherKillsNorShutdown() throws Exception {
+        CountDownLatch inListener = new CountDownLatch(1);
+        CountDownLatch letGo = new CountDownLatch(1);
+        RefRegistry registry = RefRegistry.builder().stuckThreshold(Duration.ofMillis(10)).build();
+        registry.addListener(new RefListener() {
+            @Override
+            public void onStuck(RefInfo info) {
+                inListener.countDown();
+                try {
+                    letGo.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        });
+        try {
+            ManagedResource<TestResource> stuck = registry.register("stuck", new TestResource(), TestResource::close);
+            stuck.acquire();
+            stuck.kill();
+            assertThat(inListener.await(30, TimeUnit.SECONDS)).as("onStuck was called").isTrue();
+
+            CompletableFuture<Void> killsAndShutdown = CompletableFuture.runAsync(() -> {
+                for (int i = 0; i < 100; i++) {
+                    registry.register("quick" + i, new TestResource(), TestResource::close).kill();
+                }
+                registry.shutdown(Duration.ZERO);
+            });
+
+            killsAndShutdown.get(30, TimeUnit.SECONDS); // a TimeoutException if the listener held them up
+            assertThat(registry.isShutdown()).isTrue();
+        } finally {
+            letGo.countDown();
+        }
     }
 }
