@@ -49,6 +49,9 @@ import org.openjdk.jmh.infra.Blackhole;
  * <pre>
  *   java -jar benchmarks/target/benchmarks.jar 'RegistryBenchmark\.(lease|raw)' -t 1 -f 3 -wi 3 -w 1s -i 5 -r 1s
  *   java -jar benchmarks/target/benchmarks.jar 'RegistryBenchmark\.(confirm|release)' -f 3 -wi 3 -w 1s -i 5 -r 1s
+ *   # experiment: the release the killer's own put triggers run in the killer, no pool thread woken
+ *   java -jar benchmarks/target/benchmarks.jar 'RegistryBenchmark\.confirm' -p confirmListener=none \
+ *       -p callbackExecutor=pool,direct -f 2 -wi 3 -w 1s -i 5 -r 1s
  * </pre>
  */
 public class RegistryBenchmark {
