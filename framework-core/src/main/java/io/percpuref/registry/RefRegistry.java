@@ -153,7 +153,7 @@ public final class RefRegistry implements AutoCloseable {
     /** The callbacks deferred by the shutdown() running on this thread, if any (see Hand-off). */
     private static final ThreadLocal<Deferral> DEFERRAL = new ThreadLocal<>();
 
-    /** Kills a sweep-idle watch drops from its head per kill, at most: bounds the work a kill does. */
+    /** Released records a kill drops from the head of the stuck watch, at most: bounds the work a kill does. */
     private static final int DROP_PER_KILL = 4;
     private static final VarHandle SWEEP_PENDING;
     private static final VarHandle TAKING;
