@@ -112,6 +112,42 @@ class LeaseTest {
         assertThat(resource.closes()).isEqualTo(1);
     }
 
+    @Test
+    void aLeaseClosedByAnotherThreadIsNotPutAgainByItsOwner() throws Exception {
+        Lease<TestResource> lease = handle.acquire();
+        Lease<TestResource> other = handle.acquire();
+        handle.kill();
+
+        Thread closer = new Thread(lease::close, "lease-closer");
+        closer.start();
+        closer.join(10_000);
+        lease.close(); // the owner, after another thread's close: a no-op
+
+        assertThat(handle.state()).isEqualTo(RefState.DYING);
+        assertThatThrownBy(lease::resource).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+        other.close();
+        assertThat(resource.closes()).isEqualTo(1);
+    }
+
+    @Test
+    void aLeaseClosedByItsOwnerIsNotPutAgainByAnotherThread() throws Exception {
+        Lease<TestResource> lease = handle.acquire();
+        Lease<TestResource> other = handle.acquire();
+        handle.kill();
+
+        lease.close();
+        Thread closer = new Thread(() -> {
+            lease.close();
+            lease.close();
+        }, "lease-closer");
+        closer.start();
+        closer.join(10_000);
+
+        assertThat(handle.state()).isEqualTo(RefState.DYING);
+        other.close();
+        assertThat(resource.closes()).isEqualTo(1);
+    }
+
     /**
      * The acquiring thread and another thread close the same lease at once, round after round (the
      * two take different paths in {@link RefLease#close()}, so each round races them; each closes
