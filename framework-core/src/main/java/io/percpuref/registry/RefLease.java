@@ -35,6 +35,8 @@ import java.lang.ref.Reference;
  * reads {@code other != 0} and backs off, and the other thread puts either directly (it read
  * {@code OPEN}) or after seeing {@code BACKED_OFF}. Only the owner writes {@link #ownerState}, so its
  * own repeated closes see their earlier writes; non-owners exclude each other by the CAS.
+ * {@code LeaseCloseLincheckTest} model-checks this (and finds the double put if the owner reads
+ * {@code other} before writing {@code CLOSING}).
  *
  * <p>Cost: an untracked lease is this object (two references and two bytes: 24 bytes with
  * compressed oops), and only when it escapes the compiled code that acquires and closes it;
