@@ -49,9 +49,11 @@ import java.util.concurrent.CompletionStage;
  * the registry counts and reports a release failure) and the memory stays allocated (mapped), since
  * a shared arena frees it only in its {@code close()}. That is a bug to fix, not a state to retry.
  *
- * <p>Cost: a lease is the registry's lease (an uncontended CAS and the ref's per-CPU get/put, plus
- * the sampled leak tracking) and one small wrapper object; the segment accesses themselves are the
- * JDK's, unchanged.
+ * <p>Cost: a lease is the registry's lease (the ref's per-CPU get/put, plus the sampled leak
+ * tracking; a close by the acquiring thread makes no CAS on the lease) and one small wrapper object.
+ * Acquired and closed in one compiled method by one thread, with leak detection off, neither object
+ * is allocated (the JIT scalar-replaces both). The segment accesses themselves are the JDK's,
+ * unchanged.
  */
 public final class DrainingArena implements Arena {
 

@@ -57,6 +57,7 @@ final class AcquisitionTrace extends Throwable {
         String c = frame.getClassName();
         // RefRegistry.acquire(name) and CurrentHolder.acquire() lease on the caller's behalf too.
         return c.equals(ManagedEntry.class.getName()) || c.equals(RefLease.class.getName())
+                || c.equals(RefLease.Tracked.class.getName())
                 || c.equals(LeakRecord.class.getName()) || c.equals(AcquisitionTrace.class.getName())
                 || c.equals(RefRegistry.class.getName()) || c.equals(CurrentHolder.class.getName())
                 || c.startsWith(STARTER_PACKAGE) || c.startsWith("org.springframework.aop.");

@@ -226,14 +226,14 @@ final class ManagedEntry<T> implements ManagedResource<T> {
     private RefLease<T> wrap() {
         int n = samplingOpaque();
         if (n == TRACK_NONE || (n > 1 && ThreadLocalRandom.current().nextInt(n) != 0)) {
-            return new RefLease<>(this, false);
+            return new RefLease<>(this);
         }
         return trackedLease();
     }
 
     private RefLease<T> trackedLease() {
         try {
-            return new RefLease<>(this, true);
+            return new RefLease.Tracked<>(this);
         } catch (Throwable t) {
             ref.put(); // the lease was never handed out: give its reference back
             throw t;

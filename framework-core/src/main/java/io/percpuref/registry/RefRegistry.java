@@ -71,7 +71,8 @@ public final class RefRegistry implements AutoCloseable {
      *            release of different names contend only on CHM bins.
      *
      * Hot path   Leases never touch the registry: acquire is tryGetLive() on the entry's own
-     *            PercpuRef plus a lease object, close is a CAS on the lease plus put(). An acquire
+     *            PercpuRef plus a lease object, close is put() after a volatile write and read on
+     *            the lease (a CAS only if another thread than the acquirer closes: RefLease). An acquire
      *            reads no registry state: the tracking rate it reads is the entry's own copy (an
      *            opaque read; runtime tuning pushes a new rate to every entry, LeakTuning, and a
      *            kill sets it to "track every lease from now on"); the only registry counter it

@@ -14,6 +14,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -108,6 +110,111 @@ class LeaseTest {
         assertThat(handle.state()).isEqualTo(RefState.DYING);
         other.close();
         assertThat(resource.closes()).isEqualTo(1);
+    }
+
+    @Test
+    void aLeaseClosedByAnotherThreadIsNotPutAgainByItsOwner() throws Exception {
+        Lease<TestResource> lease = handle.acquire();
+        Lease<TestResource> other = handle.acquire();
+        handle.kill();
+
+        Thread closer = new Thread(lease::close, "lease-closer");
+        closer.start();
+        closer.join(10_000);
+        lease.close(); // the owner, after another thread's close: a no-op
+
+        assertThat(handle.state()).isEqualTo(RefState.DYING);
+        assertThatThrownBy(lease::resource).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+        other.close();
+        assertThat(resource.closes()).isEqualTo(1);
+    }
+
+    @Test
+    void aLeaseClosedByItsOwnerIsNotPutAgainByAnotherThread() throws Exception {
+        Lease<TestResource> lease = handle.acquire();
+        Lease<TestResource> other = handle.acquire();
+        handle.kill();
+
+        lease.close();
+        Thread closer = new Thread(() -> {
+            lease.close();
+            lease.close();
+        }, "lease-closer");
+        closer.start();
+        closer.join(10_000);
+
+        assertThat(handle.state()).isEqualTo(RefState.DYING);
+        other.close();
+        assertThat(resource.closes()).isEqualTo(1);
+    }
+
+    /**
+     * The acquiring thread and another thread close the same lease at once, round after round (the
+     * two take different paths in {@link RefLease#close()}, so each round races them; each closes
+     * twice). They meet at a spinning rendezvous, so both closes start within a cache-line transfer
+     * of each other. After every round exactly one reference must have been put: the resource keeps
+     * one other lease, so a second put shows as zero leases in flight. (A close guarded by a plain
+     * read and write of a flag fails this within a few thousand rounds here.)
+     */
+    @Test
+    void theAcquiringThreadAndAnotherClosingOneLeaseAtOncePutOnce() throws Exception {
+        Lease<TestResource> other = handle.acquire();
+        int rounds = 50_000;
+        AtomicInteger arrived = new AtomicInteger();
+        AtomicReference<Lease<TestResource>> shared = new AtomicReference<>();
+        AtomicReference<String> failure = new AtomicReference<>();
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            Future<?> owner = pool.submit(() -> {
+                int meetings = 0;
+                for (int r = 0; r < rounds; r++) {
+                    Lease<TestResource> lease = handle.acquire();
+                    shared.set(lease);
+                    meet(arrived, ++meetings); // both close now
+                    lease.close();
+                    lease.close();
+                    meet(arrived, ++meetings); // both done
+                    long inFlight = handle.info().inFlight();
+                    if (inFlight != 1 && failure.get() == null) {
+                        failure.set("round " + r + ": " + inFlight + " leases in flight, expected 1 (the other lease)");
+                    }
+                }
+                return null;
+            });
+            Future<?> closer = pool.submit(() -> {
+                int meetings = 0;
+                for (int r = 0; r < rounds; r++) {
+                    meet(arrived, ++meetings);
+                    Lease<TestResource> lease = shared.get();
+                    lease.close();
+                    lease.close();
+                    meet(arrived, ++meetings);
+                }
+                return null;
+            });
+            owner.get(120, TimeUnit.SECONDS);
+            closer.get(120, TimeUnit.SECONDS);
+        } finally {
+            pool.shutdownNow();
+        }
+
+        assertThat(failure.get()).isNull();
+        handle.kill();
+        assertThat(handle.state()).isEqualTo(RefState.DYING);
+        other.close();
+        assertThat(resource.closes()).isEqualTo(1);
+    }
+
+    /** A two-thread spinning rendezvous: the {@code n}-th meeting of each thread returns once both arrived. */
+    private static void meet(AtomicInteger arrived, int n) {
+        arrived.incrementAndGet();
+        for (int spins = 0; arrived.get() < 2 * n; spins++) {
+            if ((spins & 1023) == 1023) {
+                Thread.yield(); // a busy machine: let the other thread run
+            } else {
+                Thread.onSpinWait();
+            }
+        }
     }
 
     @Test
