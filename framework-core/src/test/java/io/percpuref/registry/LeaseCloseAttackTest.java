@@ -3,6 +3,8 @@ package io.percpuref.registry;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,6 +13,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -260,5 +263,54 @@ class LeaseCloseAttackTest {
         other.close();
         await().until(() -> handle.state() == RefState.RELEASED);
         assertThat(resource.closes()).isEqualTo(1);
+    }
+
+    /** RefLease's ownerState values (its private constants): the owner is closing, put, backed off. */
+    private static final byte CLOSING = 1;
+    private static final byte PUT = 2;
+    private static final byte BACKED_OFF = 3;
+
+    private static VarHandle leaseField(String name) throws ReflectiveOperationException {
+        return MethodHandles.privateLookupIn(RefLease.class, MethodHandles.lookup())
+                .findVarHandle(RefLease.class, name, byte.class);
+    }
+
+    /**
+     * The owner preempted between its two steps (state CLOSING, decision not yet written): another
+     * thread's close claims the lease and waits, through its spin and yield phases, then follows the
+     * owner's decision: BACKED_OFF, it puts; PUT, it does not. The owner's steps are played here by
+     * writing its state, so the closer is certainly waiting (it has claimed while CLOSING) when the
+     * decision comes.
+     */
+    @Test
+    void anotherCloserWaitingOnAPreemptedOwnerFollowsItsDecision() throws Exception {
+        VarHandle ownerState = leaseField("ownerState");
+        VarHandle other = leaseField("other");
+        RefRegistry registry = registry(LeakDetection.DISABLED, false);
+        ManagedResource<TestResource> handle = registry.register("r", new TestResource(), TestResource::close);
+        Lease<TestResource> keep = handle.acquire();
+        for (byte decision : new byte[] {BACKED_OFF, PUT}) {
+            Lease<TestResource> lease = handle.acquire();
+            ownerState.setVolatile(lease, CLOSING); // the owner's first step; it is preempted here
+            CompletableFuture<Void> closed = new CompletableFuture<>();
+            Thread closer = new Thread(() -> {
+                lease.close();
+                closed.complete(null);
+            }, "closer");
+            closer.setDaemon(true);
+            closer.start();
+            await().until(() -> (byte) other.getVolatile(lease) == 1); // claimed: now waiting on the owner
+            Thread.yield();
+            assertThat(closed).isNotDone();
+
+            ownerState.setVolatile(lease, decision); // the owner's decision (PUT: it puts itself)
+            if (decision == PUT) {
+                ((RefLease<TestResource>) lease).putReference();
+            }
+            closed.get(30, TimeUnit.SECONDS);
+            assertThat(handle.info().inFlight()).as("after decision " + decision).isEqualTo(1);
+        }
+        keep.close();
+        assertThat(handle.info().inFlight()).isZero();
     }
 }
