@@ -986,8 +986,11 @@ public final class RefRegistry implements AutoCloseable {
 
     /**
      * Drops released kills from the head of {@link #watched}, a few at most, if no one else is
-     * taking from it now. Kills release mostly in order, so this keeps the watch about as long as
-     * the number of entries dying now, not the number of kills in one threshold.
+     * taking from it now. While the oldest kills release first, this keeps the watch about as long
+     * as the number of entries dying now. It only looks at the head: behind a kill that stays
+     * dying, the records of later kills that released (small, no longer pointing at their
+     * resource) stay queued until the sweep reports that kill, at most one threshold
+     * ({@code StuckSweepAttackTest.recordsBehindALongDyingKillAreDroppedOnceItIsReported}).
      */
     private void dropReleasedHead() {
         if (!TAKING.compareAndSet(this, false, true)) {
