@@ -817,13 +817,7 @@ public final class RefRegistry implements AutoCloseable {
     /** {@link #confirmed(ManagedEntry)} for an inline confirm: notifies the snapshot it was decided on. */
     void confirmed(ManagedEntry<?> e, RefListener[] snapshot) {
         RegistryEvents.confirmed(this, e);
-        if (snapshot.length == 0) {
-            return;
-        }
-        RefInfo info = e.info();
-        for (RefListener l : snapshot) {
-            notify("onConfirmed", e, l, info, RefListener::onConfirmed);
-        }
+        fire("onConfirmed", e, Arrays.asList(snapshot), RefListener::onConfirmed);
     }
 
     void released(ManagedEntry<?> e) {
@@ -935,8 +929,17 @@ public final class RefRegistry implements AutoCloseable {
 
     /** Delivers {@code e}'s current {@link RefInfo} to every listener. */
     private void fire(String event, ManagedEntry<?> e, BiConsumer<RefListener, RefInfo> call) {
-        if (!listeners.isEmpty()) {
-            fire(event, e, e.info(false), call);
+        fire(event, e, listeners, call);
+    }
+
+    /** {@link #fire(String, ManagedEntry, BiConsumer)} to the listeners {@code to} (a snapshot, say). */
+    private void fire(String event, ManagedEntry<?> e, List<RefListener> to, BiConsumer<RefListener, RefInfo> call) {
+        if (to.isEmpty()) {
+            return;
+        }
+        RefInfo info = e.info(false);
+        for (RefListener l : to) {
+            notify(event, e, l, info, call);
         }
     }
 
