@@ -457,21 +457,20 @@ public final class PercpuRef {
         return addToStripe(s, delta << 1);
     }
 
-    /** Adds {@code twiceDelta} to the calling thread's stripe unless it is sealed. */
+    /**
+     * Adds {@code twiceDelta} to the calling thread's stripe with one {@code getAndAdd} (a single
+     * {@code lock xadd}, no retry loop). The add is even, so it never sets or clears the seal bit:
+     * an odd old value means the switch sealed the slot before this add and did not capture it.
+     * The add is then garbage in a sealed slot, which nobody reads (sealed slots are skipped) and
+     * the unseal overwrites with 0, so it needs no undo; the caller counts on the atomic counter.
+     *
+     * @return false if the slot was sealed: the caller must use the atomic counter
+     */
     private boolean addToStripe(long[] s, long twiceDelta) {
         if (s.length == 0) {
             return false; // SEALED_NO_STRIPES
         }
-        int i = stripeOffset();
-        for (;;) {
-            long v = slotVolatile(s, i);
-            if ((v & SEAL) != 0) {
-                return false;
-            }
-            if (casSlot(s, i, v, v + twiceDelta)) {
-                return true;
-            }
-        }
+        return (getAndAddSlot(s, stripeOffset(), twiceDelta) & SEAL) == 0;
     }
 
     /** Index into the stripe array of the calling thread's stripe (one leading pad line). */
@@ -1264,8 +1263,8 @@ public final class PercpuRef {
         return (long) SLOT.getVolatile(s, i);
     }
 
-    private static boolean casSlot(long[] s, int i, long expect, long update) {
-        return SLOT.compareAndSet(s, i, expect, update);
+    private static long getAndAddSlot(long[] s, int i, long delta) {
+        return (long) SLOT.getAndAdd(s, i, delta);
     }
 
     private static long getAndSetSlot(long[] s, int i, long value) {

@@ -195,6 +195,64 @@ class PercpuRefEdgeCasesTest {
         }
     }
 
+    /**
+     * The stripe fast path is one {@code getAndAdd}: a get or put on a sealed stripe still adds to it
+     * (garbage, since the switch captured the slot before) and then counts on the atomic counter.
+     * The garbage must never be counted: not by the fold, not by approximateCount, not after the
+     * slot is unsealed.
+     */
+    @Nested
+    class AddsToSealedStripes {
+
+        @Test
+        void referencesCountedWhileSealedAreCountedOnceAndTheUnsealErasesTheirSlotGarbage() {
+            PercpuRef ref = builder("sealed-garbage").stripes(2).build();
+            ref.inflate();
+            ref.get(3);                                    // on this thread's stripe
+            ref.switchToAtomicSync();                      // seals the stripe: count = 1 + 3
+            ref.get(5);                                    // each adds garbage to the sealed stripe,
+            ref.put(2);                                    // then counts on the atomic counter
+            assertThat(ref.atomicPart()).isEqualTo(7);
+            assertThat(ref.approximateCount()).isEqualTo(7);
+
+            ref.switchToPercpu();                          // unseal: the stripe starts again from 0
+            long biased = ref.atomicPart();
+            ref.get(4);
+            ref.put(4);
+            ref.put(6);                                    // per-CPU puts of atomic-mode gets
+
+            assertThat(ref.atomicPart()).as("per-CPU gets and puts stay on the stripe").isEqualTo(biased);
+            assertThat(ref.approximateCount()).isEqualTo(1);
+            ref.kill();
+            assertThat(releases).hasValue(1);
+            assertThat(ref.isZero()).isTrue();
+            assertThat(reported).isEmpty();
+        }
+
+        @Test
+        void aDyingRefsStripeGarbageNeverReachesTheNextLife() {
+            PercpuRef ref = builder("sealed-garbage-reinit").stripes(2).allowReinit().build();
+            ref.inflate();
+            ref.get();
+            ref.kill();                                    // seals; the get above keeps it dying
+            for (int i = 0; i < 1_000; i++) {
+                ref.get();
+                ref.put();                                 // garbage on the sealed stripe
+            }
+            ref.put();
+            assertThat(releases).hasValue(1);
+
+            ref.reinit();                                  // back to per-CPU mode, count 1
+            assertThat(ref.mode()).isEqualTo(PercpuRef.Mode.PERCPU);
+            ref.get(2);
+            assertThat(ref.approximateCount()).isEqualTo(3);
+            ref.put(2);
+            ref.kill();
+            assertThat(releases).hasValue(2);
+            assertThat(reported).isEmpty();
+        }
+    }
+
     @Nested
     class FailingExecutors {
 
