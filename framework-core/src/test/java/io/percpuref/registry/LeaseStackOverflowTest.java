@@ -1,0 +1,54 @@
+package io.percpuref.registry;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * A {@link StackOverflowError} inside the owner's lease close (found by the adversarial review of
+ * the CAS-free close): it must never leave the lease half-closed, where another thread's close
+ * waits for ever and the lease's reference is never put. {@link LeaseStackOverflowProbe} scans the
+ * overflow across every call of the close, in an interpreted JVM of its own.
+ */
+class LeaseStackOverflowTest {
+
+    private static final Pattern RESULT = Pattern.compile(
+            "overflows=(\\d+) insideClose=(\\d+) insidePut=(\\d+) hung=(\\d+) lost=(\\d+)");
+
+    @Test
+    @Timeout(value = 3, unit = TimeUnit.MINUTES)
+    void aStackOverflowAnywhereInTheOwnersCloseLeavesTheLeaseClosableByAnyThread() throws Exception {
+        String output = runProbe();
+        System.out.println("LeaseStackOverflowProbe: " + output.strip());
+        Matcher m = RESULT.matcher(output);
+        assertThat(m.find()).as("probe output:%n%s", output).isTrue();
+        int overflows = Integer.parseInt(m.group(1));
+        int insideClose = Integer.parseInt(m.group(2));
+
+        assertThat(insideClose).as("overflows that struck inside the owner's close (the scan must reach it):%n%s", output)
+                .isGreaterThan(0);
+        assertThat(overflows).isGreaterThanOrEqualTo(insideClose);
+        assertThat(Integer.parseInt(m.group(4))).as("closes by another thread that never returned:%n%s", output).isZero();
+        assertThat(Integer.parseInt(m.group(5))).as("references lost outside the ref's own put():%n%s", output).isZero();
+    }
+
+    private static String runProbe() throws IOException, InterruptedException {
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        Process process = new ProcessBuilder(List.of(java.toString(), "-Xint", "-XX:+UseSerialGC",
+                "-cp", System.getProperty("java.class.path"), LeaseStackOverflowProbe.class.getName()))
+                .redirectErrorStream(true)
+                .start();
+        byte[] out = process.getInputStream().readAllBytes();
+        assertThat(process.waitFor(2, TimeUnit.MINUTES)).as("probe finished").isTrue();
+        return new String(out, StandardCharsets.UTF_8);
+    }
+}
