@@ -38,6 +38,15 @@ import java.lang.ref.Reference;
  * {@code LeaseCloseLincheckTest} model-checks this (and finds the double put if the owner reads
  * {@code other} before writing {@code CLOSING}).
  *
+ * <p>Errors inside a close: between {@code CLOSING} and the decision the owner makes no call, so a
+ * {@link StackOverflowError} (thrown only at a call) cannot leave the lease {@code CLOSING}; one
+ * thrown by the decision's own VarHandle call (a real call when interpreted) reopens the lease
+ * before it propagates, so another thread's close puts instead of waiting for ever
+ * ({@code LeaseStackOverflowTest} scans the overflow across every call of the owner's close). An
+ * error inside the put the owner decided to make loses that put, as it would in any code that
+ * calls {@code PercpuRef.put()}; so does one that strikes a non-owner after its winning CAS (nobody
+ * waits on a non-owner: the owner then reads {@code other != 0} and backs off).
+ *
  * <p>Cost: an untracked lease is this object (two references and two bytes: 24 bytes with
  * compressed oops), and only when it escapes the compiled code that acquires and closes it;
  * {@code close()} by the owner is a volatile write and read plus the ref's {@code put()} (in per-CPU
@@ -137,12 +146,24 @@ class RefLease<T> implements Lease<T> {
         if (ownerState != OPEN) {
             return; // closed before, by this same thread
         }
+        // From CLOSING to the decision there must be no call: a StackOverflowError (or an
+        // OutOfMemoryError while linking) is thrown only at a call, and one thrown between the two
+        // would leave the lease CLOSING, where another thread's close waits for ever and nobody puts.
         ownerState = CLOSING; // volatile write, then volatile read: see the class comment
         if (other != 0) {
-            OWNER_STATE.setRelease(this, BACKED_OFF); // another thread claimed it first and puts
+            ownerState = BACKED_OFF; // another thread claimed it first and puts (rare: a plain volatile write)
             return;
         }
-        OWNER_STATE.setRelease(this, PUT);
+        try {
+            // A real call when interpreted (the VarHandle's method handle chain), compiled to a store by C2.
+            OWNER_STATE.setRelease(this, PUT);
+        } catch (Throwable t) {
+            // Thrown by the call before its store (nothing follows the store): the lease is still the
+            // owner's. Reopen it (a field write cannot throw) so that another closer puts, or this
+            // thread's next close() does; then fail this close.
+            ownerState = OPEN;
+            throw t;
+        }
         putReference();
     }
 
