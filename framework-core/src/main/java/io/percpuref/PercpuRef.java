@@ -99,14 +99,19 @@ public final class PercpuRef {
      *            long[] of stripes. Each slot holds 2 * (gets - puts made through it), modulo 2^64;
      *            only the sum of all slots / 2 plus (count - BIAS) is meaningful.
      *
-     * Sealable slots (the "CAS" design): the fast path reads its slot and CASes v -> v + 2*delta
-     * unless v is odd (the SEAL bit). Switching to atomic mode (kill, switchToAtomic) seals every
-     * slot with getAndSet(SEALED), which captures its exact value, then adds (sum/2 - BIAS) to count
-     * in one atomic add. A thread
-     * that finds its slot sealed takes the slow path, which works on `count` directly. So no
-     * increment can be lost or counted twice, and once the last slot is sealed nobody can add to a
-     * slot: that is why the switch is synchronous and needs no grace period (the kernel needs RCU
-     * because this_cpu_add is not an atomic read-modify-write).
+     * Sealable slots: a stripe's fast path is one getAndAdd(2*delta) (lock xadd); before inflation,
+     * `base` is read and CASed v -> v + 2*delta unless v is odd (the SEAL bit), because a lost CAS is
+     * the contention signal that inflates. Switching to atomic mode (kill, switchToAtomic) seals
+     * every slot with getAndSet(SEALED), which captures its exact value, then adds (sum/2 - BIAS) to
+     * count in one atomic add. A thread whose getAndAdd returns an odd old value added after the
+     * seal: its add was not captured, stays in the sealed slot as garbage (still odd: adds are even),
+     * and the thread counts on `count` instead (the slow path). Nobody reads a sealed slot's value
+     * (the fold captured it at the seal; approximateCount skips odd slots), and the way back to
+     * per-CPU mode overwrites every slot with 0, so the garbage needs no undo. (An undo would race
+     * with that unseal and is what made this design look unsafe.) So no increment is lost or counted
+     * twice, and after the last slot is sealed nothing added to a slot counts: that is why the
+     * switch is synchronous and needs no grace period (the kernel needs RCU because this_cpu_add is
+     * not an atomic read-modify-write).
      *
      * Why steps of 2: a slot used by a thread that only puts (references taken on another thread)
      * falls for ever. With plain deltas and a sealed marker such as Long.MIN_VALUE, arithmetic could
@@ -130,11 +135,12 @@ public final class PercpuRef {
      * Linearizability of kill (Guarantee 3): kill sets DEAD (volatile write) and then seals every
      * slot, all before it returns. tryGetLive reads DEAD first; if it is clear, the thread adds to
      * an unsealed slot (the increment is captured by the seal, so release waits for it) or finds
-     * the slot sealed and takes the slow path, which re-reads DEAD before each CAS on `count`.
-     * A tryGetLive that starts after kill returned therefore reads DEAD and fails. A slot is
-     * unsealed only while the ref is live in per-CPU mode; a CAS that succeeds on a slot whose old
-     * value the thread read before a seal/unseal cycle (ABA) is a real reference of the new life,
-     * and the thread's interval contains that life's live period, so it linearizes there.
+     * the slot sealed (its add is garbage) and takes the slow path, which re-reads DEAD before
+     * each CAS on `count`. A tryGetLive that starts after kill returned therefore reads DEAD and fails. A slot is
+     * unsealed only while the ref is live in per-CPU mode; an add that lands on an unsealed slot
+     * after a seal/unseal cycle that began after the thread read DEAD clear is a real reference of
+     * the new life, and the thread's interval contains that life's live period, so it linearizes
+     * there.
      *
      * Control operations (kill, switchToAtomic/Percpu, resurrect, reinit, and the put that takes the
      * count to zero) serialize on this ref's own `control` lock. They never run user code while
@@ -158,11 +164,13 @@ public final class PercpuRef {
      * same thread still return true.) A kill's deferred initial-reference drop may land after a
      * concurrent resurrect; the life then simply continues, as in the kernel.
      *
-     * Memory: the fast path uses volatile-mode CAS on the slot; sealing uses getAndSet; `count` is
+     * Memory: the fast path uses volatile-mode getAndAdd on a stripe (CAS on base); sealing uses
+     * getAndSet; unsealing a volatile write; `count` is
      * changed only with atomic read-modify-writes. These form synchronizes-with chains, which give
      * the happens-before edges stated in the class javadoc.
      *
-     * Limits: two threads whose ids hash to the same stripe share it (CAS retries, no rehash);
+     * Limits: two threads whose ids hash to the same stripe share it (its cache line moves between
+     * them, but getAndAdd never retries; no rehash);
      * the stripe array is not deflated. approximateCount() is not a snapshot. In per-CPU mode a
      * total above MAX_COUNT is only found at the next switch (reported); beyond 2^62 outstanding
      * references the fold would be wrong.
@@ -345,7 +353,7 @@ public final class PercpuRef {
 
     /**
      * Takes a reference. The caller must already hold one (or be the creator holding the initial
-     * reference). In per-CPU mode this is one CAS on the calling thread's stripe.
+     * reference). In per-CPU mode this is one atomic add on the calling thread's stripe.
      *
      * @throws IllegalStateException    if the ref is released (its count is zero)
      * @throws IllegalArgumentException in atomic mode, if the count is already {@link #MAX_COUNT}
@@ -405,7 +413,7 @@ public final class PercpuRef {
     }
 
     /**
-     * Drops a reference. In per-CPU mode this is one CAS on the calling thread's stripe; in
+     * Drops a reference. In per-CPU mode this is one atomic add on the calling thread's stripe; in
      * atomic mode the put that reaches zero runs the release callback (inline, or on the callback
      * executor).
      *

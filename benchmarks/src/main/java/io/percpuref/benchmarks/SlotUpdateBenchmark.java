@@ -15,10 +15,11 @@ import org.openjdk.jmh.annotations.State;
  * encoding (steps of 2, low bit = sealed): a get+put pair as
  * <ul>
  *   <li>{@code cas*}: load, test the seal bit, {@code compareAndSet(v, v + 2)} ({@code lock cmpxchg}),
- *   what {@code PercpuRef} does; a lost CAS is the collision signal that moves a thread;</li>
- *   <li>{@code xadd*}: {@code getAndAdd(2)} ({@code lock xadd}), test the seal bit of the old value
- *   (and undo if it was set, which never happens here). Why {@code PercpuRef} cannot use it safely
- *   is in docs/benchmarks.md ("getAndAdd or load + CAS").</li>
+ *   what {@code PercpuRef} does on {@code base} before it inflates (a lost CAS is the contention
+ *   signal);</li>
+ *   <li>{@code xadd*}: {@code getAndAdd(2)} ({@code lock xadd}), test the seal bit of the old value,
+ *   what {@code PercpuRef} does on a stripe (an odd old value means sealed: the add is garbage that
+ *   the unseal overwrites; see docs/benchmarks.md, "getAndAdd or load + CAS").</li>
  * </ul>
  * {@code *Own}: each thread its own padded slot (per-CPU mode without collisions, the case that
  * matters); {@code *Shared}: all threads one slot (a collision that nobody resolves). ns per pair.
@@ -81,11 +82,7 @@ public class SlotUpdateBenchmark {
     }
 
     private static boolean xadd(long[] slot, long twiceDelta) {
-        long old = (long) SLOT.getAndAdd(slot, INDEX, twiceDelta);
-        if ((old & SEAL) != 0) {
-            SLOT.getAndAdd(slot, INDEX, -twiceDelta); // sealed: undo (see the class comment for why this is not enough)
-            return false;
-        }
-        return true;
+        // sealed if odd: the add is garbage the unseal overwrites (never happens here)
+        return (((long) SLOT.getAndAdd(slot, INDEX, twiceDelta)) & SEAL) == 0;
     }
 }
