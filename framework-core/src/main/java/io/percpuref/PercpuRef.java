@@ -238,6 +238,7 @@ public final class PercpuRef {
     private static final VarHandle COUNT;
     private static final VarHandle BASE;
     private static final VarHandle STRIPES;
+    private static final VarHandle BASE_OWNER;
     private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(long[].class);
 
     static {
@@ -246,6 +247,7 @@ public final class PercpuRef {
             COUNT = lookup.findVarHandle(PercpuRef.class, "count", long.class);
             BASE = lookup.findVarHandle(PercpuRef.class, "base", long.class);
             STRIPES = lookup.findVarHandle(PercpuRef.class, "stripes", long[].class);
+            BASE_OWNER = lookup.findVarHandle(PercpuRef.class, "baseOwner", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -274,6 +276,11 @@ public final class PercpuRef {
     private volatile long count;
     /** The per-CPU slot used before inflation; SEALED in atomic mode. */
     private volatile long base;
+    /**
+     * Id of the thread that adds to {@link #base} by getAndAdd (0: none yet); set once, by CAS, by
+     * the first thread that counts on base. Read plainly: only the owner can read its own id here.
+     */
+    private long baseOwner;
     /** null (not inflated), SEALED_NO_STRIPES (sealed before inflation), or the padded stripes. */
     private volatile long[] stripes;
     /** DEAD | ATOMIC | FORCE_ATOMIC | RELEASED | SWITCHING, and the switch sequence; written only under {@link #control}. */
@@ -449,20 +456,37 @@ public final class PercpuRef {
     private boolean addToSlot(long delta) {
         long[] s = stripes;
         if (s == null) {
-            long v = base;
-            if ((v & SEAL) != 0) {
-                return false;
+            if (baseOwner == Thread.currentThread().getId()) {
+                // base's owner adds with one getAndAdd, like a stripe (an odd old value: sealed)
+                return (getAndAddBase(delta << 1) & SEAL) == 0;
             }
-            if (casBase(v, v + (delta << 1))) {
-                return true;
-            }
-            if ((base & SEAL) != 0) {
-                return false; // lost to the seal, not to another counting thread: do not inflate
-            }
-            // Lost a race on base to another thread: contention. Inflate.
-            s = inflate();
+            return addToSharedBase(delta << 1);
         }
         return addToStripe(s, delta << 1);
+    }
+
+    /**
+     * Adds to {@code base} for a thread that does not own it: the first thread to get here claims it
+     * (and adds by getAndAdd from then on); any other adds by load + CAS, and its lost CAS is the
+     * contention signal that inflates (the owner's getAndAdd never fails, so it cannot give one).
+     */
+    private boolean addToSharedBase(long twiceDelta) {
+        long me = Thread.currentThread().getId();
+        if (baseOwner == 0 && BASE_OWNER.compareAndSet(this, 0L, me)) {
+            return (getAndAddBase(twiceDelta) & SEAL) == 0;
+        }
+        long v = base;
+        if ((v & SEAL) != 0) {
+            return false;
+        }
+        if (casBase(v, v + twiceDelta)) {
+            return true;
+        }
+        if ((base & SEAL) != 0) {
+            return false; // lost to the seal, not to another counting thread: do not inflate
+        }
+        // Lost a race on base to another thread: contention. Inflate.
+        return addToStripe(inflate(), twiceDelta);
     }
 
     /**
@@ -1261,6 +1285,10 @@ public final class PercpuRef {
 
     private boolean casBase(long expect, long update) {
         return BASE.compareAndSet(this, expect, update);
+    }
+
+    private long getAndAddBase(long delta) {
+        return (long) BASE.getAndAdd(this, delta);
     }
 
     private long getAndSetBase(long value) {

@@ -229,6 +229,82 @@ class PercpuRefEdgeCasesTest {
             assertThat(reported).isEmpty();
         }
 
+        /**
+         * Garbage reaches {@code base} only in a race: the owner read {@code stripes == null}, then
+         * the switch sealed base (and the stripes field), then the owner's getAndAdd landed. Many
+         * switch cycles against an owner that never stops counting must leave the count exact.
+         */
+        @Test
+        @Timeout(60)
+        void switchCyclesRacingBasesOwnerLeaveTheCountExact() throws Exception {
+            PercpuRef ref = builder("base-owner-race").build();
+            AtomicBoolean stop = new AtomicBoolean();
+            AtomicLong pairs = new AtomicLong();
+            Thread owner = new Thread(() -> {
+                while (!stop.get()) {
+                    ref.get();
+                    ref.put();
+                    pairs.lazySet(pairs.get() + 1);
+                }
+            }, "base-owner");
+            owner.start();
+            try {
+                await().atMost(Duration.ofSeconds(10)).until(() -> pairs.get() > 1_000);
+                for (int i = 0; i < 20_000; i++) {
+                    ref.switchToAtomicSync();
+                    ref.switchToPercpu();
+                }
+            } finally {
+                stop.set(true);
+                owner.join();
+            }
+            assertThat(ref.inflated()).as("one counting thread never inflates").isFalse();
+            assertThat(ref.approximateCount()).isEqualTo(1);
+            ref.kill();
+            assertThat(releases).hasValue(1);
+            assertThat(reported).isEmpty();
+        }
+
+        @Test
+        void baseOwnersAddsWhileSealedAreCountedOnceAndTheUnsealErasesTheirGarbage() {
+            PercpuRef ref = builder("sealed-base-garbage").stripes(2).build();
+            ref.get(3);                                    // this thread claims base and adds to it
+            ref.switchToAtomicSync();
+            ref.get(5);                                    // garbage on the sealed base, then the
+            ref.put(2);                                    // atomic counter
+            assertThat(ref.inflated()).isFalse();
+            assertThat(ref.atomicPart()).isEqualTo(7);
+            assertThat(ref.approximateCount()).isEqualTo(7);
+
+            ref.switchToPercpu();
+            long biased = ref.atomicPart();
+            ref.get(4);
+            ref.put(10);
+
+            assertThat(ref.atomicPart()).as("per-CPU gets and puts stay on base").isEqualTo(biased);
+            assertThat(ref.approximateCount()).isEqualTo(1);
+            ref.kill();
+            assertThat(releases).hasValue(1);
+            assertThat(reported).isEmpty();
+        }
+
+        @Test
+        void aThreadThatDoesNotOwnBaseStillCountsThereAndOnlyContentionInflates() throws Exception {
+            PercpuRef ref = builder("shared-base").stripes(2).build();
+            ref.get();                                     // this thread owns base
+            CompletableFuture.runAsync(() -> {
+                ref.get(2);                                // another thread: load + CAS on base
+                ref.put();
+            }, runnable -> new Thread(runnable, "not-the-owner").start()).get(10, TimeUnit.SECONDS);
+
+            assertThat(ref.inflated()).as("sequential use by two threads is no contention").isFalse();
+            assertThat(ref.approximateCount()).isEqualTo(3);
+            ref.put(2);
+            ref.kill();
+            assertThat(releases).hasValue(1);
+            assertThat(reported).isEmpty();
+        }
+
         @Test
         void aDyingRefsStripeGarbageNeverReachesTheNextLife() {
             PercpuRef ref = builder("sealed-garbage-reinit").stripes(2).allowReinit().build();
