@@ -335,6 +335,132 @@ public class PercpuRefLincheckTest {
                 .check(PercpuRefLincheckTest.class);
     }
 
+    /**
+     * The stripe fast path is one {@code getAndAdd}: an add that finds its stripe sealed stays there
+     * as garbage and the thread then counts on the atomic counter. Model checked: a worker's add may
+     * hit a sealed stripe and the worker be switched out before its atomic fallback across a whole
+     * seal, unseal, seal cycle, while another worker puts a reference taken on a third stripe. Four
+     * stripes, so the workers' stripes are sealed and unsealed at different moments; each worker
+     * plays each role. Catches an unseal that keeps the garbage, and an add on a sealed stripe that
+     * is taken as counted.
+     */
+    @Test
+    void modelCheckingAddsToSealedStripesAcrossSwitchCycles() {
+        stripes = 4;
+        try {
+            ModelCheckingOptions options = new ModelCheckingOptions()
+                    .iterations(0)
+                    .invocationsPerIteration(Math.max(INVOCATIONS, 300))
+                    .sequentialSpecification(PercpuRefSequentialSpec.class);
+            for (int[] roles : new int[][] {{2, 3}, {3, 2}}) {
+                int getter = roles[0];
+                options.addCustomScenario(scenario -> {
+                    scenario.initial(init -> {
+                        init.actor(operation("inflate"));
+                        init.actor(operation("tryGet", int.class), 0);
+                        init.actor(operation("handOff", int.class), 0);
+                        return Unit.INSTANCE;
+                    });
+                    scenario.parallel(parallel -> {
+                        parallel.thread(owner -> {
+                            owner.actor(operation("switchToAtomic"));
+                            owner.actor(operation("switchToPercpu"));
+                            owner.actor(operation("switchToAtomic"));
+                            owner.actor(operation("switchToPercpu"));
+                            return Unit.INSTANCE;
+                        });
+                        for (int thread = 2; thread <= 3; thread++) {
+                            int id = thread;
+                            parallel.thread(worker -> {
+                                if (id == getter) {
+                                    worker.actor(operation("tryGet", int.class), id);
+                                    worker.actor(operation("getTwo", int.class), id);
+                                    worker.actor(operation("putTwo", int.class), id);
+                                    worker.actor(operation("put", int.class), id);
+                                } else {
+                                    worker.actor(operation("takeHandedOff", int.class), id);
+                                    worker.actor(operation("put", int.class), id);
+                                    worker.actor(operation("tryGetLive", int.class), id);
+                                    worker.actor(operation("put", int.class), id);
+                                }
+                                return Unit.INSTANCE;
+                            });
+                        }
+                        return Unit.INSTANCE;
+                    });
+                    scenario.post(post -> {
+                        post.actor(operation("kill", int.class), 0);
+                        post.actor(operation("confirm", int.class), 0);
+                        return Unit.INSTANCE;
+                    });
+                    return Unit.INSTANCE;
+                });
+            }
+            options.check(PercpuRefLincheckTest.class);
+        } finally {
+            stripes = 2;
+        }
+    }
+
+    /**
+     * As above across kill, resurrect and a second kill: a {@code tryGetLive} whose add hits a stripe
+     * sealed by the kill must fail or return a reference of the resurrected life, the garbage it
+     * left must not reach that life, and the last put releases exactly once.
+     */
+    @Test
+    void modelCheckingAddsToSealedStripesAcrossKillAndResurrect() {
+        stripes = 4;
+        try {
+            ModelCheckingOptions options = new ModelCheckingOptions()
+                    .iterations(0)
+                    .invocationsPerIteration(Math.max(INVOCATIONS, 300))
+                    .sequentialSpecification(PercpuRefSequentialSpec.class);
+            for (int[] roles : new int[][] {{2, 3}, {3, 2}}) {
+                int live = roles[0];
+                options.addCustomScenario(scenario -> {
+                    scenario.initial(init -> {
+                        init.actor(operation("inflate"));
+                        init.actor(operation("tryGet", int.class), 0);
+                        init.actor(operation("handOff", int.class), 0);
+                        return Unit.INSTANCE;
+                    });
+                    scenario.parallel(parallel -> {
+                        parallel.thread(owner -> {
+                            owner.actor(operation("kill", int.class), 1);
+                            owner.actor(operation("resurrect"));
+                            owner.actor(operation("confirm", int.class), 1);
+                            owner.actor(operation("kill", int.class), 1);
+                            owner.actor(operation("confirm", int.class), 1);
+                            return Unit.INSTANCE;
+                        });
+                        for (int thread = 2; thread <= 3; thread++) {
+                            int id = thread;
+                            parallel.thread(worker -> {
+                                if (id == live) {
+                                    worker.actor(operation("tryGetLive", int.class), id);
+                                    worker.actor(operation("put", int.class), id);
+                                    worker.actor(operation("tryGetLive", int.class), id);
+                                    worker.actor(operation("put", int.class), id);
+                                } else {
+                                    worker.actor(operation("takeHandedOff", int.class), id);
+                                    worker.actor(operation("put", int.class), id);
+                                    worker.actor(operation("tryGet", int.class), id);
+                                    worker.actor(operation("put", int.class), id);
+                                }
+                                return Unit.INSTANCE;
+                            });
+                        }
+                        return Unit.INSTANCE;
+                    });
+                    return Unit.INSTANCE;
+                });
+            }
+            options.check(PercpuRefLincheckTest.class);
+        } finally {
+            stripes = 2;
+        }
+    }
+
     @Test
     void stress() {
         new StressOptions()
