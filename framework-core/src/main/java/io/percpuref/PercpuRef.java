@@ -127,10 +127,16 @@ public final class PercpuRef {
      * unsealed on the way back to per-CPU mode.
      *
      * Inflation: a new ref has no stripe array (stripes == null) and counts through `base`, so an
-     * idle ref costs one object. The first failed CAS on `base` that is not caused by sealing
-     * inflates: a padded long[] is CAS-published into `stripes` and from then on threads pick a
-     * stripe by a Fibonacci hash of their thread id. The array is never replaced; sealing CASes a
-     * null `stripes` to the SEALED_NO_STRIPES marker so that nobody can inflate behind the switch.
+     * idle ref costs one object. The first thread to count on base owns it (`baseOwner`, its thread
+     * id, set once by CAS) and adds there by getAndAdd, like a stripe; every other thread adds to
+     * base by load + CAS. A lost CAS on base that is not caused by sealing inflates: a padded
+     * long[] is CAS-published into `stripes` and from then on threads pick a stripe by a Fibonacci
+     * hash of their thread id. (The owner's getAndAdd never fails, so a ref used by its owner alone
+     * never inflates, and one that a second thread uses concurrently inflates at that thread's first
+     * lost CAS.) The array is never replaced; sealing CASes a null `stripes` to the
+     * SEALED_NO_STRIPES marker so that nobody can inflate behind the switch. Garbage on base (the
+     * owner read stripes == null, then the switch sealed base) is odd and overwritten by the unseal,
+     * as on a stripe.
      *
      * Linearizability of kill (Guarantee 3): kill sets DEAD (volatile write) and then seals every
      * slot, all before it returns. tryGetLive reads DEAD first; if it is clear, the thread adds to
