@@ -461,6 +461,136 @@ public class PercpuRefLincheckTest {
         }
     }
 
+    /**
+     * Before inflation the first thread to count on {@code base} owns it and adds by getAndAdd (an
+     * odd old value: sealed, the add is garbage, count on the atomic counter); the others use load +
+     * CAS and inflate on a lost CAS. The ref starts uninflated and untouched, so the workers race for
+     * the claim, the non-owner may inflate at any point against the owner's getAndAdd, and a switch
+     * cycle may seal base (and the stripes field, or the freshly published stripes) between the
+     * owner's read of {@code stripes} and its add. Each worker plays each role; with and without an
+     * initial-part reference (which makes the initial thread the owner). Catches an owner's add on a
+     * sealed base taken as counted, an unseal that keeps the owner's garbage, and a switch that does
+     * not seal the stripes field (an inflation behind the switch counts on an unsealed stripe that
+     * the fold never saw).
+     */
+    @Test
+    void modelCheckingBaseOwnerAgainstSwitchCyclesFromUninflated() {
+        stripes = 4;
+        try {
+            ModelCheckingOptions options = new ModelCheckingOptions()
+                    .iterations(0)
+                    .invocationsPerIteration(Math.max(INVOCATIONS, 400))
+                    .sequentialSpecification(PercpuRefSequentialSpec.class);
+            for (boolean initialReference : new boolean[] {false, true}) {
+                for (int[] roles : new int[][] {{2, 3}, {3, 2}}) {
+                    int getter = roles[0];
+                    options.addCustomScenario(scenario -> {
+                        if (initialReference) {
+                            scenario.initial(init -> {
+                                init.actor(operation("tryGet", int.class), 0);
+                                init.actor(operation("handOff", int.class), 0);
+                                return Unit.INSTANCE;
+                            });
+                        }
+                        scenario.parallel(parallel -> {
+                            parallel.thread(owner -> {
+                                owner.actor(operation("switchToAtomic"));
+                                owner.actor(operation("switchToPercpu"));
+                                owner.actor(operation("switchToAtomic"));
+                                owner.actor(operation("switchToPercpu"));
+                                return Unit.INSTANCE;
+                            });
+                            for (int thread = 2; thread <= 3; thread++) {
+                                int id = thread;
+                                parallel.thread(worker -> {
+                                    if (id == getter) {
+                                        worker.actor(operation("tryGet", int.class), id);
+                                        worker.actor(operation("getTwo", int.class), id);
+                                        worker.actor(operation("putTwo", int.class), id);
+                                        worker.actor(operation("put", int.class), id);
+                                    } else {
+                                        worker.actor(operation("tryGet", int.class), id);
+                                        worker.actor(operation("put", int.class), id);
+                                        worker.actor(operation("takeHandedOff", int.class), id);
+                                        worker.actor(operation("tryGetLive", int.class), id);
+                                        worker.actor(operation("put", int.class), id);
+                                        worker.actor(operation("put", int.class), id);
+                                    }
+                                    return Unit.INSTANCE;
+                                });
+                            }
+                            return Unit.INSTANCE;
+                        });
+                        scenario.post(post -> {
+                            post.actor(operation("kill", int.class), 0);
+                            post.actor(operation("confirm", int.class), 0);
+                            return Unit.INSTANCE;
+                        });
+                        return Unit.INSTANCE;
+                    });
+                }
+            }
+            options.check(PercpuRefLincheckTest.class);
+        } finally {
+            stripes = 2;
+        }
+    }
+
+    /**
+     * The base owner across kill, resurrect and a second kill, from an uninflated, untouched ref:
+     * a {@code tryGetLive} by the owner whose getAndAdd finds base sealed by the kill must fail or
+     * return a reference of the resurrected life, its garbage must not reach that life, the
+     * non-owner's CAS may lose to the owner's add and inflate while the kill seals, and the last put
+     * releases exactly once.
+     */
+    @Test
+    void modelCheckingBaseOwnerAcrossKillAndResurrectFromUninflated() {
+        stripes = 4;
+        try {
+            ModelCheckingOptions options = new ModelCheckingOptions()
+                    .iterations(0)
+                    .invocationsPerIteration(Math.max(INVOCATIONS, 400))
+                    .sequentialSpecification(PercpuRefSequentialSpec.class);
+            for (int[] roles : new int[][] {{2, 3}, {3, 2}}) {
+                int live = roles[0];
+                options.addCustomScenario(scenario -> {
+                    scenario.parallel(parallel -> {
+                        parallel.thread(owner -> {
+                            owner.actor(operation("kill", int.class), 1);
+                            owner.actor(operation("resurrect"));
+                            owner.actor(operation("confirm", int.class), 1);
+                            owner.actor(operation("kill", int.class), 1);
+                            owner.actor(operation("confirm", int.class), 1);
+                            return Unit.INSTANCE;
+                        });
+                        for (int thread = 2; thread <= 3; thread++) {
+                            int id = thread;
+                            parallel.thread(worker -> {
+                                if (id == live) {
+                                    worker.actor(operation("tryGetLive", int.class), id);
+                                    worker.actor(operation("put", int.class), id);
+                                    worker.actor(operation("tryGetLive", int.class), id);
+                                    worker.actor(operation("put", int.class), id);
+                                } else {
+                                    worker.actor(operation("tryGet", int.class), id);
+                                    worker.actor(operation("put", int.class), id);
+                                    worker.actor(operation("tryGet", int.class), id);
+                                    worker.actor(operation("put", int.class), id);
+                                }
+                                return Unit.INSTANCE;
+                            });
+                        }
+                        return Unit.INSTANCE;
+                    });
+                    return Unit.INSTANCE;
+                });
+            }
+            options.check(PercpuRefLincheckTest.class);
+        } finally {
+            stripes = 2;
+        }
+    }
+
     @Test
     void stress() {
         new StressOptions()
