@@ -21,6 +21,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -42,6 +43,10 @@ import java.util.concurrent.atomic.AtomicLongArray;
  *       kill's own put of the initial reference is never the last one and {@code close()} never
  *       hands the release to the callback executor: an experiment that shows what that hand-off
  *       (waking a pool thread) adds to {@code ourClose} (docs/ffm.md);</li>
+ *   <li>{@code ourCloseTry}: {@code ourClose} with readers that lease by {@code tryAcquire()}, so a
+ *       refused lease after the close is an empty {@code Optional} instead of an exception: an
+ *       experiment that shows whether the readers' exceptions slow the close (docs/ffm.md: they do
+ *       not);</li>
  *   <li>{@code ourConfirm}: {@code kill()} until its confirm stage completed (a callback-executor
  *       hand-off);</li>
  *   <li>{@code ourFreed}: {@code close()} until {@code freed()} completed: the readers' last
@@ -226,6 +231,23 @@ public class ArenaCloseBenchmark {
         }
     }
 
+    /** {@link #readOurs} with {@code tryAcquire()}: a refused lease is an empty Optional, not an exception. */
+    static long tryReadOurs(Target target, Reader reader) {
+        Current c = target.current;
+        if (c == null || c.ours() == null) {
+            return 0;
+        }
+        Optional<ArenaLease> leased = c.ours().tryAcquire();
+        if (leased.isEmpty()) {
+            return -1;
+        }
+        try (ArenaLease lease = leased.get()) {
+            long sum = sum(c.segment());
+            target.progress.lazySet(reader.slot, target.progress.get(reader.slot) + 1);
+            return sum;
+        }
+    }
+
     static long readJdk(Target target, Reader reader) {
         Current c = target.current;
         if (c == null || c.jdk() == null) {
@@ -256,6 +278,20 @@ public class ArenaCloseBenchmark {
     }
 
     /** Our close() returning while the closer holds a lease: no release hand-off inside close(). */
+    @Benchmark
+    @Group("ourCloseTry")
+    @GroupThreads(1)
+    public void closeTry(Target target, OursArmed armed) {
+        target.current.ours().close();
+    }
+
+    @Benchmark
+    @Group("ourCloseTry")
+    @GroupThreads(READERS)
+    public long closeTryReader(Target target, Reader reader) {
+        return tryReadOurs(target, reader);
+    }
+
     @Benchmark
     @Group("ourCloseHeld")
     @GroupThreads(1)
