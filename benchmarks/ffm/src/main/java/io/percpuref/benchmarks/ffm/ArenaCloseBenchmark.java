@@ -217,15 +217,20 @@ public class ArenaCloseBenchmark {
         return sum;
     }
 
+    /** Reads the block and counts one completed read for the closer's arming wait. */
+    private static long sumAndCount(Target target, Reader reader, MemorySegment segment) {
+        long sum = sum(segment);
+        target.progress.lazySet(reader.slot, target.progress.get(reader.slot) + 1);
+        return sum;
+    }
+
     static long readOurs(Target target, Reader reader) {
         Current c = target.current;
         if (c == null || c.ours() == null) {
             return 0;
         }
         try (ArenaLease lease = c.ours().acquire()) {
-            long sum = sum(c.segment());
-            target.progress.lazySet(reader.slot, target.progress.get(reader.slot) + 1);
-            return sum;
+            return sumAndCount(target, reader, c.segment());
         } catch (ResourceUnavailableException closed) {
             return -1;
         }
@@ -242,9 +247,7 @@ public class ArenaCloseBenchmark {
             return -1;
         }
         try (ArenaLease lease = leased.get()) {
-            long sum = sum(c.segment());
-            target.progress.lazySet(reader.slot, target.progress.get(reader.slot) + 1);
-            return sum;
+            return sumAndCount(target, reader, c.segment());
         }
     }
 
@@ -254,9 +257,7 @@ public class ArenaCloseBenchmark {
             return 0;
         }
         try {
-            long sum = sum(c.segment());
-            target.progress.lazySet(reader.slot, target.progress.get(reader.slot) + 1);
-            return sum;
+            return sumAndCount(target, reader, c.segment());
         } catch (IllegalStateException closed) {
             return -1;
         }
