@@ -2,6 +2,7 @@ package io.percpuref.registry;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -21,7 +22,8 @@ import static org.awaitility.Awaitility.await;
  */
 class DyingHoldersTest {
 
-    private final List<RefRegistry> registries = new ArrayList<>();
+    @RegisterExtension
+    final RegistriesShutDown registries = new RegistriesShutDown();
     /** Leases kept open on purpose; closed after each test. */
     private final List<Lease<?>> kept = new ArrayList<>();
 
@@ -38,8 +40,7 @@ class DyingHoldersTest {
 
     @AfterEach
     void shutDown() {
-        kept.forEach(Lease::close);
-        registries.forEach(r -> r.shutdown(Duration.ZERO));
+        kept.forEach(Lease::close); // before the registries are shut down (RegistriesShutDown)
     }
 
     @Test

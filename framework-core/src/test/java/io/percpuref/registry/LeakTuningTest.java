@@ -3,8 +3,8 @@ package io.percpuref.registry;
 import io.percpuref.CapturedLog;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.logging.Level;
@@ -15,7 +15,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** Changing leak detection on a running registry: {@link RefRegistry#setLeakDetection}, {@link RefRegistry#setLeakSamplingInterval}. */
 class LeakTuningTest {
 
-    private final List<RefRegistry> registries = new ArrayList<>();
+    @RegisterExtension
+    final RegistriesShutDown registries = new RegistriesShutDown();
     private final List<Lease<?>> kept = new ArrayList<>();
 
     private RefRegistry registry(LeakDetection detection) {
@@ -35,8 +36,7 @@ class LeakTuningTest {
 
     @AfterEach
     void shutDown() {
-        kept.forEach(Lease::close);
-        registries.forEach(r -> r.shutdown(Duration.ZERO));
+        kept.forEach(Lease::close); // before the registries are shut down (RegistriesShutDown)
     }
 
     @Test

@@ -1,13 +1,11 @@
 package io.percpuref.registry;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -27,7 +25,8 @@ import static org.awaitility.Awaitility.await;
  */
 class LeaseCloseAttackTest {
 
-    private final List<RefRegistry> registries = new ArrayList<>();
+    @RegisterExtension
+    final RegistriesShutDown registries = new RegistriesShutDown();
     private final RecordingListener recorder = new RecordingListener();
 
     private RefRegistry registry(LeakDetection detection, boolean reclaim) {
@@ -39,11 +38,6 @@ class LeaseCloseAttackTest {
         r.addListener(recorder);
         registries.add(r);
         return r;
-    }
-
-    @AfterEach
-    void shutDown() {
-        registries.forEach(r -> r.shutdown(Duration.ZERO));
     }
 
     /** The acquiring thread has terminated: any thread can still close its lease, exactly once. */

@@ -2,8 +2,8 @@ package io.percpuref.registry;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -20,7 +20,8 @@ import static org.awaitility.Awaitility.await;
 /** {@link RefRegistry#openLeases()} and {@link ManagedResource#openLeases()}: leak presence without the GC. */
 class OpenLeasesTest {
 
-    private final List<RefRegistry> registries = new ArrayList<>();
+    @RegisterExtension
+    final RegistriesShutDown registries = new RegistriesShutDown();
 
     private RefRegistry registry(LeakDetection detection) {
         RefRegistry registry = RefRegistry.builder().leakDetection(detection).build();
@@ -33,8 +34,7 @@ class OpenLeasesTest {
 
     @AfterEach
     void shutDown() {
-        kept.forEach(Lease::close);
-        registries.forEach(r -> r.shutdown(Duration.ZERO));
+        kept.forEach(Lease::close); // before the registries are shut down (RegistriesShutDown)
     }
 
     @Test

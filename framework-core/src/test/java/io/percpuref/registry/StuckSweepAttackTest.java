@@ -1,7 +1,7 @@
 package io.percpuref.registry;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -22,18 +22,14 @@ import static org.awaitility.Awaitility.await;
 class StuckSweepAttackTest {
 
     private final RecordingListener recorder = new RecordingListener();
-    private final List<RefRegistry> registries = new ArrayList<>();
+    @RegisterExtension
+    final RegistriesShutDown registries = new RegistriesShutDown();
 
     private RefRegistry registry(RefRegistry.Builder builder) {
         RefRegistry r = builder.build();
         r.addListener(recorder);
         registries.add(r);
         return r;
-    }
-
-    @AfterEach
-    void shutDown() {
-        registries.forEach(r -> r.shutdown(Duration.ZERO));
     }
 
     /**

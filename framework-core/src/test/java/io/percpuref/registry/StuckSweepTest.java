@@ -1,7 +1,7 @@
 package io.percpuref.registry;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -24,7 +24,8 @@ import static org.awaitility.Awaitility.await;
 class StuckSweepTest {
 
     private final RecordingListener recorder = new RecordingListener();
-    private final List<RefRegistry> registries = new ArrayList<>();
+    @RegisterExtension
+    final RegistriesShutDown registries = new RegistriesShutDown();
 
     private RefRegistry registry(Duration threshold) {
         return registry(RefRegistry.builder().stuckThreshold(threshold));
@@ -35,11 +36,6 @@ class StuckSweepTest {
         r.addListener(recorder);
         registries.add(r);
         return r;
-    }
-
-    @AfterEach
-    void shutDown() {
-        registries.forEach(r -> r.shutdown(Duration.ZERO));
     }
 
     @Test
