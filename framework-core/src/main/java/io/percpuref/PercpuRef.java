@@ -462,22 +462,23 @@ public final class PercpuRef {
     private boolean addToSlot(long delta) {
         long[] s = stripes;
         if (s == null) {
-            if (baseOwner == Thread.currentThread().getId()) {
+            long me = Thread.currentThread().getId();
+            if (baseOwner == me) {
                 // base's owner adds with one getAndAdd, like a stripe (an odd old value: sealed)
                 return (getAndAddBase(delta << 1) & SEAL) == 0;
             }
-            return addToSharedBase(delta << 1);
+            return addToSharedBase(me, delta << 1);
         }
         return addToStripe(s, delta << 1);
     }
 
     /**
-     * Adds to {@code base} for a thread that does not own it: the first thread to get here claims it
-     * (and adds by getAndAdd from then on); any other adds by load + CAS, and its lost CAS is the
-     * contention signal that inflates (the owner's getAndAdd never fails, so it cannot give one).
+     * Adds to {@code base} for thread {@code me}, which does not own it: the first thread to get
+     * here claims it (and adds by getAndAdd from then on); any other adds by load + CAS, and its
+     * lost CAS is the contention signal that inflates (the owner's getAndAdd never fails, so it
+     * cannot give one).
      */
-    private boolean addToSharedBase(long twiceDelta) {
-        long me = Thread.currentThread().getId();
+    private boolean addToSharedBase(long me, long twiceDelta) {
         if (baseOwner == 0 && BASE_OWNER.compareAndSet(this, 0L, me)) {
             return (getAndAddBase(twiceDelta) & SEAL) == 0;
         }
