@@ -1,6 +1,8 @@
 package io.percpuref;
 
+import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -131,7 +133,7 @@ public final class PercpuRef {
      * id, set once by CAS) and adds there by getAndAdd, like a stripe; every other thread adds to
      * base by load + CAS. A lost CAS on base that is not caused by sealing inflates: a padded
      * long[] is CAS-published into `stripes` and from then on threads pick a stripe by a Fibonacci
-     * hash of their thread id. (The owner's getAndAdd never fails, so a ref used by its owner alone
+     * hash of their thread id (Thread.threadId() where it exists, see THREAD_ID). (The owner's getAndAdd never fails, so a ref used by its owner alone
      * never inflates, and one that a second thread uses concurrently inflates at that thread's first
      * lost CAS.) The array is never replaced; sealing CASes a null `stripes` to the
      * SEALED_NO_STRIPES marker so that nobody can inflate behind the switch. Garbage on base (the
@@ -240,6 +242,13 @@ public final class PercpuRef {
     private static final Consumer<PercpuRefException> LOGGING_REPORTER =
             e -> LOGGER.log(System.Logger.Level.ERROR, e.getMessage(), e); // cause and suppressed ride along
     private static volatile Consumer<? super PercpuRefException> defaultErrorReporter = LOGGING_REPORTER;
+
+    /**
+     * The calling thread's id: {@code Thread.threadId()} (final, Java 19+) where it exists, else
+     * {@code Thread.getId()} (deprecated since 19 and overridable). A constant handle, which the JIT
+     * inlines into a plain call; a multi-release class would need a Java 19 compiler in the build.
+     */
+    private static final MethodHandle THREAD_ID = threadIdHandle();
 
     private static final VarHandle COUNT;
     private static final VarHandle BASE;
@@ -462,7 +471,7 @@ public final class PercpuRef {
     private boolean addToSlot(long delta) {
         long[] s = stripes;
         if (s == null) {
-            long me = Thread.currentThread().getId();
+            long me = currentThreadId();
             if (baseOwner == me) {
                 // base's owner adds with one getAndAdd, like a stripe (an odd old value: sealed)
                 return (getAndAddBase(delta << 1) & SEAL) == 0;
@@ -512,9 +521,34 @@ public final class PercpuRef {
         return (getAndAddSlot(s, stripeOffset(), twiceDelta) & SEAL) == 0;
     }
 
+    private static MethodHandle threadIdHandle() {
+        MethodType returnsLong = MethodType.methodType(long.class);
+        MethodHandles.Lookup lookup = MethodHandles.publicLookup();
+        try {
+            return lookup.findVirtual(Thread.class, "threadId", returnsLong);
+        } catch (NoSuchMethodException beforeJava19) {
+            try {
+                return lookup.findVirtual(Thread.class, "getId", returnsLong);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        } catch (IllegalAccessException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** {@link #THREAD_ID} of the current thread. */
+    static long currentThreadId() {
+        try {
+            return (long) THREAD_ID.invokeExact(Thread.currentThread());
+        } catch (Throwable neverThrown) { // neither threadId() nor getId() throws
+            throw new AssertionError(neverThrown);
+        }
+    }
+
     /** Index into the stripe array of the calling thread's stripe (one leading pad line). */
     int stripeOffset() {
-        long h = Thread.currentThread().getId() * GOLDEN;
+        long h = currentThreadId() * GOLDEN;
         int stripe = stripeCount == 1 ? 0 : (int) (h >>> stripeShift);
         return (stripe + 1) * PAD;
     }

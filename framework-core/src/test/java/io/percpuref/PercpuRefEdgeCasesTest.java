@@ -26,6 +26,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.condition.EnabledForJreRange;
+import org.junit.jupiter.api.condition.JRE;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -739,6 +741,40 @@ class PercpuRefEdgeCasesTest {
 
             assertThat(ref.atomicPart()).isEqualTo(shared);
             assertThat(ref.inflated()).isFalse();
+        }
+
+        /**
+         * {@code Thread.getId()} is deprecated since Java 19 and not final: a subclass may return
+         * anything (here the same id for every thread), and a stripe chosen from it would put all
+         * such threads on one stripe. Where {@code Thread.threadId()} (final) exists, the stripe
+         * comes from it.
+         */
+        @Test
+        @EnabledForJreRange(min = JRE.JAVA_19)
+        void threadsWhoseGetIdIsOverriddenStillGetStripesOfTheirOwn() throws Exception {
+            PercpuRef ref = builder("overridden-get-id").stripes(64).build();
+            ref.inflate();
+            int[] offsets = new int[2];
+            for (int i = 0; i < offsets.length; i++) {
+                int index = i;
+                Thread thread = new Thread(() -> {
+                    ref.get();
+                    ref.put();
+                    offsets[index] = ref.stripeOffset();
+                }) {
+                    @Override
+                    @SuppressWarnings("deprecation")
+                    public long getId() {
+                        return 7;
+                    }
+                };
+                thread.start();
+                thread.join();
+            }
+
+            assertThat(offsets[0]).as("consecutive thread ids land on different stripes of 64")
+                    .isNotEqualTo(offsets[1]);
+            assertThat(ref.approximateCount()).isEqualTo(1);
         }
 
         @Test
