@@ -14,6 +14,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.function.Supplier;
 
 /**
  * An {@link Arena} whose memory comes from one {@link Arena#ofShared() shared arena} and is freed
@@ -125,6 +126,34 @@ public final class DrainingArena implements Arena {
      */
     public ArenaLease acquire() {
         return new ArenaLease(this, handle.acquire());
+    }
+
+    /**
+     * Runs {@code work} with the arena leased: the memory stays allocated until {@code work} has
+     * returned or thrown, and then the lease is closed. The scoped form of {@link #acquire()} for a
+     * batch of accesses: the lease cannot leak, so leak detection never samples it (with
+     * {@code SIMPLE}, the default, it costs what a lease costs with {@code DISABLED}); with
+     * {@code PARANOID} it is tracked like any lease, holder and site included. See
+     * {@link ManagedResource#withLease(java.util.function.Function)}.
+     *
+     * <pre>{@code
+     * long sum = arena.withLease(() -> {
+     *     long s = 0;
+     *     for (long i = 0; i < segment.byteSize() / 8; i++) {
+     *         s += segment.getAtIndex(ValueLayout.JAVA_LONG, i);
+     *     }
+     *     return s;
+     * });
+     * }</pre>
+     *
+     * @return what {@code work} returned
+     * @throws ResourceUnavailableException if the arena was closed ({@code work} does not run; the
+     *                                      message names the arena and its state)
+     * @throws NullPointerException         if {@code work} is null
+     */
+    public <R> R withLease(Supplier<? extends R> work) {
+        Objects.requireNonNull(work, "work");
+        return handle.withLease(memory -> work.get());
     }
 
     /**

@@ -22,9 +22,11 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatNullPointerException;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
@@ -45,6 +47,38 @@ class DrainingArenaTest {
 
     private static CompletableFuture<Void> future(java.util.concurrent.CompletionStage<Void> stage) {
         return stage.toCompletableFuture();
+    }
+
+    @Test
+    void withLeaseRunsTheWorkUnderALeaseSoTheMemoryOutlivesACloseInsideIt() throws Exception {
+        DrainingArena arena = DrainingArena.open(registry, "scoped-1");
+        MemorySegment segment = arena.allocate(ValueLayout.JAVA_LONG, 4);
+        segment.setAtIndex(ValueLayout.JAVA_LONG, 2, 7L);
+
+        long read = arena.withLease(() -> {
+            arena.close();
+            assertThat(arena.state()).isEqualTo(RefState.DYING);
+            assertThat(arena.freed().toCompletableFuture()).isNotDone();
+            return segment.getAtIndex(ValueLayout.JAVA_LONG, 2);
+        });
+
+        assertThat(read).isEqualTo(7L);
+        future(arena.freed()).get(5, TimeUnit.SECONDS);
+        assertThatThrownBy(() -> segment.getAtIndex(ValueLayout.JAVA_LONG, 2))
+                .isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void withLeaseOnAClosedArenaRefusesAndTheWorkDoesNotRun() {
+        DrainingArena arena = DrainingArena.open(registry, "scoped-2");
+        arena.close();
+        AtomicBoolean ran = new AtomicBoolean();
+
+        assertThatThrownBy(() -> arena.withLease(() -> ran.getAndSet(true)))
+                .isInstanceOf(ResourceUnavailableException.class)
+                .hasMessageContaining("scoped-2");
+        assertThat(ran).isFalse();
+        assertThatNullPointerException().isThrownBy(() -> arena.withLease(null));
     }
 
     @Test

@@ -69,6 +69,8 @@ public class ArenaCloseBenchmark {
     static final long ARM_READS = 20;
     /** Upper bound on that wait, so the end of an iteration (readers stopped) cannot hang it. */
     static final long ARM_TIMEOUT_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+    /** Upper bound on {@link OursArmedQuiet}'s wait for the previous arena to be freed. */
+    static final long QUIET_TIMEOUT_MILLIS = 50;
     /** Longs between two readers' counters: 128 bytes, never one cache line. */
     private static final int PAD = 16;
 
@@ -178,6 +180,31 @@ public class ArenaCloseBenchmark {
         }
     }
 
+    /**
+     * Like {@link OursArmed}, but first waits (untimed, at most {@value #QUIET_TIMEOUT_MILLIS} ms)
+     * until the previous sample's arena is freed: its readers' last leases closed and the JDK's
+     * close of the underlying shared arena, a handshake with every Java thread, returned on the
+     * callback executor. So no such handshake overlaps the sampled close.
+     */
+    @State(Scope.Thread)
+    public static class OursArmedQuiet {
+        final long[] seen = new long[READERS];
+
+        @Setup(Level.Invocation)
+        public void arm(Target target) {
+            Current previous = target.current;
+            if (previous != null && previous.ours() != null) {
+                try {
+                    previous.ours().freed().toCompletableFuture().get(QUIET_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+                } catch (java.util.concurrent.TimeoutException | InterruptedException
+                         | java.util.concurrent.ExecutionException notFreed) {
+                    // the iteration is ending (readers stopped): arm anyway
+                }
+            }
+            target.publish(target.ours(), seen);
+        }
+    }
+
     /** Like {@link OursArmed}, plus a lease of the closer's own, closed after the sample. */
     @State(Scope.Thread)
     public static class OursArmedHeld {
@@ -275,6 +302,21 @@ public class ArenaCloseBenchmark {
     @Group("ourClose")
     @GroupThreads(READERS)
     public long closeReader(Target target, Reader reader) {
+        return readOurs(target, reader);
+    }
+
+    /** Our close() returning, with the previous arena freed before the sample (no JDK handshake overlapping it). */
+    @Benchmark
+    @Group("ourCloseQuiet")
+    @GroupThreads(1)
+    public void closeQuiet(Target target, OursArmedQuiet armed) {
+        target.current.ours().close();
+    }
+
+    @Benchmark
+    @Group("ourCloseQuiet")
+    @GroupThreads(READERS)
+    public long closeQuietReader(Target target, Reader reader) {
         return readOurs(target, reader);
     }
 

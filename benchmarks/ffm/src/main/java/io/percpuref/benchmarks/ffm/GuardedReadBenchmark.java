@@ -74,6 +74,12 @@ public class GuardedReadBenchmark {
         }
     }
 
+    /** The same read inside {@code withLease(...)}: the scoped lease, never sampled by leak detection. */
+    @Benchmark
+    public long scoped() {
+        return ours.withLease(() -> ArenaCloseBenchmark.sum(guardedSegment));
+    }
+
     /** read 4 KiB of a plain shared arena. */
     @Benchmark
     public long unguarded() {
