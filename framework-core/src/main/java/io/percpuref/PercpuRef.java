@@ -132,9 +132,12 @@ public final class PercpuRef {
      * idle ref costs one object. The first thread to count on base owns it (`baseOwner`, its thread
      * id, set once by CAS) and adds there by getAndAdd, like a stripe; every other thread adds to
      * base by load + CAS. A lost CAS on base that is not caused by sealing inflates: a padded
-     * long[] is CAS-published into `stripes` and from then on threads pick a stripe by a Fibonacci
-     * hash of their thread id (Thread.threadId() where it exists, see THREAD_ID). (The owner's getAndAdd never fails, so a ref used by its owner alone
-     * never inflates, and one that a second thread uses concurrently inflates at that thread's first
+     * long[] is CAS-published into `stripes` and from then on a thread counts on stripe (thread id
+     * mod stripeCount), the id from Thread.threadId() where it exists (see THREAD_ID): threads
+     * created one after another have consecutive ids and get distinct stripes while they are no
+     * more than the stripes (a Fibonacci hash, used before, put two of four consecutive ids on one of
+     * four stripes for half of all starting ids). (The owner's getAndAdd never fails, so a ref used
+     * by its owner alone never inflates, and one that a second thread uses concurrently inflates at that thread's first
      * lost CAS.) The array is never replaced; sealing CASes a null `stripes` to the
      * SEALED_NO_STRIPES marker so that nobody can inflate behind the switch. Garbage on base (the
      * owner read stripes == null, then the switch sealed base) is odd and overwritten by the unseal,
@@ -177,8 +180,9 @@ public final class PercpuRef {
      * changed only with atomic read-modify-writes. These form synchronizes-with chains, which give
      * the happens-before edges stated in the class javadoc.
      *
-     * Limits: two threads whose ids hash to the same stripe share it (its cache line moves between
-     * them, but getAndAdd never retries; no rehash);
+     * Limits: two threads whose ids are equal modulo the stripe count share a stripe (its cache
+     * line moves between them, but getAndAdd never retries; no rehash): threads with scattered ids
+     * as often as random ones, threads whose ids share a stride (every other id) always;
      * the stripe array is not deflated. approximateCount() is not a snapshot. In per-CPU mode a
      * total above MAX_COUNT is only found at the next switch (reported); beyond 2^62 outstanding
      * references the fold would be wrong.
@@ -216,8 +220,6 @@ public final class PercpuRef {
     /** Returned by switchToAtomic(): read-only, so one instance serves every ref. */
     private static final CompletionStage<Void> COMPLETED =
             CompletableFuture.<Void>completedFuture(null).minimalCompletionStage();
-    /** Fibonacci hashing multiplier: spreads consecutive thread ids over distant stripes. */
-    private static final long GOLDEN = 0x9E3779B97F4A7C15L;
 
     /** Killed in this life: tryGetLive fails. Cleared by resurrect/reinit. */
     private static final int DEAD = 1;
@@ -282,8 +284,6 @@ public final class PercpuRef {
     private final boolean allowReinit;
     /** Number of stripes once inflated (a power of two). */
     private final int stripeCount;
-    /** Right shift that turns a 64-bit Fibonacci hash into a stripe index (64 - log2(stripeCount)). */
-    private final int stripeShift;
     /** Serializes this ref's control operations; never held while user code runs. */
     private final ReentrantLock control = new ReentrantLock();
 
@@ -315,7 +315,6 @@ public final class PercpuRef {
         this.errorReporter = b.errorReporter;
         this.allowReinit = b.allowReinit || b.initAtomic || b.initDead;
         this.stripeCount = b.stripes != 0 ? b.stripes : defaultStripes();
-        this.stripeShift = 64 - Integer.numberOfTrailingZeros(stripeCount);
         if (b.initDead) {
             this.count = 0;
             this.base = SEALED;
@@ -546,10 +545,12 @@ public final class PercpuRef {
         }
     }
 
-    /** Index into the stripe array of the calling thread's stripe (one leading pad line). */
+    /**
+     * Index into the stripe array of the calling thread's stripe (one leading pad line): the
+     * thread id's low bits, so that consecutive ids take consecutive stripes.
+     */
     int stripeOffset() {
-        long h = currentThreadId() * GOLDEN;
-        int stripe = stripeCount == 1 ? 0 : (int) (h >>> stripeShift);
+        int stripe = (int) currentThreadId() & (stripeCount - 1);
         return (stripe + 1) * PAD;
     }
 

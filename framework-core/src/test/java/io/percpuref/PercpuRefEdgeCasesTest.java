@@ -777,6 +777,47 @@ class PercpuRefEdgeCasesTest {
             assertThat(ref.approximateCount()).isEqualTo(1);
         }
 
+        /**
+         * Threads created one after another (a pool's workers, JMH's) have consecutive ids. With a
+         * Fibonacci hash of the id, about half of all runs of 4 consecutive ids put two threads on
+         * one of 4 stripes, and 4 threads on 2 cores then ran 13 % below LongAdder. Every run of n
+         * consecutive ids must take n distinct stripes.
+         */
+        @ParameterizedTest
+        @ValueSource(ints = {2, 4, 8, 64})
+        void everyRunOfConsecutiveThreadIdsAsLongAsTheStripesTakesDistinctStripes(int stripes) throws Exception {
+            PercpuRef ref = builder("consecutive-" + stripes).stripes(stripes).build();
+            ref.inflate();
+            int threads = 2 * stripes + 8;
+            long[] ids = new long[threads];
+            int[] offsets = new int[threads];
+            for (int attempt = 0; attempt < 10; attempt++) {
+                Thread[] created = new Thread[threads];
+                for (int i = 0; i < threads; i++) {
+                    int index = i;
+                    created[i] = new Thread(() -> offsets[index] = ref.stripeOffset());
+                    ids[i] = created[i].getId();
+                }
+                if (ids[threads - 1] - ids[0] == threads - 1) {  // no other thread took an id in between
+                    for (Thread thread : created) {
+                        thread.start();
+                        thread.join();
+                    }
+                    break;
+                }
+            }
+            assertThat(ids[threads - 1] - ids[0]).as("consecutive ids").isEqualTo(threads - 1);
+
+            for (int first = 0; first + stripes <= threads; first++) {
+                java.util.Set<Integer> distinct = new java.util.HashSet<>();
+                for (int i = first; i < first + stripes; i++) {
+                    distinct.add(offsets[i]);
+                }
+                assertThat(distinct).as("stripes of threads %d to %d (ids %d to %d)", first, first + stripes - 1,
+                        ids[first], ids[first + stripes - 1]).hasSize(stripes);
+            }
+        }
+
         @Test
         void oneStripeServesEveryThreadFromTheFirstStripe() throws Exception {
             PercpuRef ref = builder("one-stripe").stripes(1).build();
