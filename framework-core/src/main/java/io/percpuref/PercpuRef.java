@@ -540,8 +540,10 @@ public final class PercpuRef {
     static long currentThreadId() {
         try {
             return (long) THREAD_ID.invokeExact(Thread.currentThread());
-        } catch (Throwable neverThrown) { // neither threadId() nor getId() throws
-            throw new AssertionError(neverThrown);
+        } catch (RuntimeException | Error e) {
+            throw e; // a StackOverflowError here, or whatever an overridden getId() (17, 18) throws
+        } catch (Throwable checked) { // a method without a throws clause cannot throw one
+            throw new AssertionError(checked);
         }
     }
 
