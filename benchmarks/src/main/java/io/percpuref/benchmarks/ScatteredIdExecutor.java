@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A JMH worker executor whose threads have scattered ids, as pool and request threads created at
  * different times do: before each worker thread it constructs (never starts) up to 49 other threads,
  * each of which takes a thread id. JMH's own workers are created one after another, with consecutive
- * ids, which a Fibonacci hash spreads perfectly over the stripes, so the plain benchmarks never show
+ * ids, which take distinct stripes (id mod stripes) up to the stripe count, so the plain benchmarks never show
  * what stripe sharing costs. Used through JMH's custom executor hook:
  *
  * <pre>

@@ -122,7 +122,7 @@ public class PercpuRefLincheckTest {
     /**
      * Stripes of the ref each test instance builds: 2 (every path, few switch points), or 4 for the
      * custom scenarios that need two workers on different stripes (Lincheck's worker threads have
-     * consecutive ids, which the Fibonacci hash puts on different stripes of 4 or more). Set by a
+     * consecutive ids, which id mod stripes puts on different stripes). Set by a
      * test method before it starts Lincheck, which creates the instances.
      */
     private static volatile int stripes = 2;
