@@ -3,10 +3,6 @@ package io.percpuref.registry;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -27,7 +23,7 @@ class LeaseStackOverflowTest {
     @Test
     @Timeout(value = 3, unit = TimeUnit.MINUTES)
     void aStackOverflowAnywhereInTheOwnersCloseLeavesTheLeaseClosableByAnyThread() throws Exception {
-        String output = runProbe();
+        String output = InterpretedProbe.run(LeaseStackOverflowProbe.class, 2);
         System.out.println("LeaseStackOverflowProbe: " + output.strip());
         Matcher m = RESULT.matcher(output);
         assertThat(m.find()).as("probe output:%n%s", output).isTrue();
@@ -39,16 +35,5 @@ class LeaseStackOverflowTest {
         assertThat(overflows).isGreaterThanOrEqualTo(insideClose);
         assertThat(Integer.parseInt(m.group(4))).as("closes by another thread that never returned:%n%s", output).isZero();
         assertThat(Integer.parseInt(m.group(5))).as("references lost outside the ref's own put():%n%s", output).isZero();
-    }
-
-    private static String runProbe() throws IOException, InterruptedException {
-        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        Process process = new ProcessBuilder(List.of(java.toString(), "-Xint", "-XX:+UseSerialGC",
-                "-cp", System.getProperty("java.class.path"), LeaseStackOverflowProbe.class.getName()))
-                .redirectErrorStream(true)
-                .start();
-        byte[] out = process.getInputStream().readAllBytes();
-        assertThat(process.waitFor(2, TimeUnit.MINUTES)).as("probe finished").isTrue();
-        return new String(out, StandardCharsets.UTF_8);
     }
 }

@@ -3,10 +3,6 @@ package io.percpuref.registry;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -33,7 +29,7 @@ class ScopedLeaseStackOverflowTest {
     @Test
     @Timeout(value = 4, unit = TimeUnit.MINUTES)
     void anOverflowIsNeitherDisguisedByTheThreadIdHandleNorLosesAScopedLeasesReference() throws Exception {
-        String output = runProbe();
+        String output = InterpretedProbe.run(ScopedLeaseStackOverflowProbe.class, 3);
         System.out.println("ScopedLeaseStackOverflowProbe: " + output.strip());
         Matcher m = RESULT.matcher(output);
         assertThat(m.find()).as("probe output:%n%s", output).isTrue();
@@ -44,16 +40,5 @@ class ScopedLeaseStackOverflowTest {
                 .as("overflows inside PercpuRef.get()/put() that escaped as something else:%n%s", output).isZero();
         assertThat(Integer.parseInt(m.group(4)))
                 .as("scoped-lease references lost outside the ref's own get/put:%n%s", output).isZero();
-    }
-
-    private static String runProbe() throws IOException, InterruptedException {
-        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        Process process = new ProcessBuilder(List.of(java.toString(), "-Xint", "-XX:+UseSerialGC",
-                "-cp", System.getProperty("java.class.path"), ScopedLeaseStackOverflowProbe.class.getName()))
-                .redirectErrorStream(true)
-                .start();
-        byte[] out = process.getInputStream().readAllBytes();
-        assertThat(process.waitFor(3, TimeUnit.MINUTES)).as("probe finished").isTrue();
-        return new String(out, StandardCharsets.UTF_8);
     }
 }
