@@ -137,8 +137,8 @@ public final class PercpuRef {
      * created one after another have consecutive ids and get distinct stripes while they are no
      * more than the stripes (a Fibonacci hash, used before, put two of four consecutive ids on one of
      * four stripes for half of all starting ids). (The owner's getAndAdd never fails, so a ref used
-     * by its owner alone never inflates, and one that a second thread uses concurrently inflates at that thread's first
-     * lost CAS.) The array is never replaced; sealing CASes a null `stripes` to the
+     * by its owner alone never inflates, and one that a second thread uses concurrently inflates
+     * at that thread's first lost CAS.) The array is never replaced; sealing CASes a null `stripes` to the
      * SEALED_NO_STRIPES marker so that nobody can inflate behind the switch. Garbage on base (the
      * owner read stripes == null, then the switch sealed base) is odd and overwritten by the unseal,
      * as on a stripe.

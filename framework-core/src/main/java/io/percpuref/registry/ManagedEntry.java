@@ -219,18 +219,15 @@ final class ManagedEntry<T> implements ManagedResource<T> {
             throw unavailable();
         }
         int n = samplingOpaque();
-        if (n == TRACK_ALL || n == TRACK_FROM_KILL) {
-            RefLease<T> tracked = trackedLease();
-            try {
-                return work.apply(resource);
-            } finally {
-                tracked.close();
-            }
-        }
+        RefLease<T> tracked = n == TRACK_ALL || n == TRACK_FROM_KILL ? trackedLease() : null;
         try {
             return work.apply(resource);
         } finally {
-            ref.put();
+            if (tracked != null) {
+                tracked.close(); // puts the reference and ends the tracking
+            } else {
+                ref.put();
+            }
         }
     }
 
