@@ -4,12 +4,14 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.lang.invoke.VarHandle;
+import java.util.Arrays;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -213,6 +215,33 @@ public final class PercpuRef {
     static final long SEALED = SEAL;
     /** Longs per stripe: 128 bytes, so two stripes never share a cache line or an adjacent pair. */
     static final int PAD = 16;
+    /**
+     * A slot counts in units of 2^UNIT_SHIFT: its low bits are the seal bit and, on a stripe, the
+     * owner tag of the thread that claimed it, which no add can change.
+     */
+    static final int UNIT_SHIFT = 13;
+    /** The seal bit and the owner tag of a slot. */
+    static final long LOW_BITS = (1L << UNIT_SHIFT) - 1;
+    /** The bits of a thread id that place it and tag its stripe (ids equal in them share a stripe). */
+    static final int KEY_BITS = 0x7FF;
+    /**
+     * Most references one get or put adds to a slot; larger ones count on the atomic counter. Slots
+     * count modulo 2^51, so their sum is exact while the references they carry stay below 2^50:
+     * more than 2^18 such adds outstanding at once (and the atomic part counts up to 2^62).
+     */
+    static final long MAX_SLOT_ADD = 1L << 32;
+    /** Stripes in the table a ref inflates to (fewer if its cap is lower). */
+    static final int FIRST_TABLE = 2;
+    /** Index, in a stripe table, of its placement multiplier (on the read-mostly header line). */
+    private static final int MULTIPLIER = 0;
+    /** Index of the number of rebuilds left before the table must grow; -1: settled (no more). */
+    private static final int REBUILDS = 1;
+    /** Rebuilds at the same size a table allows before it must grow (or, at the cap, settles). */
+    private static final int REBUILDS_PER_SIZE = 8;
+    /** Multipliers tried per table size when placing known threads on distinct stripes. */
+    private static final int PLACEMENT_TRIES = 1 << 17;
+    /** Multiplier of a table that knows no thread: Fibonacci hashing. */
+    static final long GOLDEN = 0x9E3779B97F4A7C15L;
     /** Largest number of stripes a ref may be built with. */
     static final int MAX_STRIPES = 1 << 16;
     /** {@code stripes} value once sealed before any inflation: nobody may inflate behind a switch. */
@@ -468,16 +497,19 @@ public final class PercpuRef {
      * @return false if the slot is sealed: the caller must use the atomic counter
      */
     private boolean addToSlot(long delta) {
+        if (delta > MAX_SLOT_ADD || delta < -MAX_SLOT_ADD) {
+            return false; // counted on the atomic counter, so that slots never carry totals near 2^50
+        }
         long[] s = stripes;
+        long me = currentThreadId();
         if (s == null) {
-            long me = currentThreadId();
             if (baseOwner == me) {
                 // base's owner adds with one getAndAdd, like a stripe (an odd old value: sealed)
-                return (getAndAddBase(delta << 1) & SEAL) == 0;
+                return (getAndAddBase(delta << UNIT_SHIFT) & SEAL) == 0;
             }
-            return addToSharedBase(me, delta << 1);
+            return addToSharedBase(me, delta << UNIT_SHIFT);
         }
-        return addToStripe(s, delta << 1);
+        return addToStripe(s, me, delta << UNIT_SHIFT);
     }
 
     /**
@@ -486,38 +518,297 @@ public final class PercpuRef {
      * lost CAS is the contention signal that inflates (the owner's getAndAdd never fails, so it
      * cannot give one).
      */
-    private boolean addToSharedBase(long me, long twiceDelta) {
+    private boolean addToSharedBase(long me, long units) {
         if (baseOwner == 0 && BASE_OWNER.compareAndSet(this, 0L, me)) {
-            return (getAndAddBase(twiceDelta) & SEAL) == 0;
+            return (getAndAddBase(units) & SEAL) == 0;
         }
         long v = base;
         if ((v & SEAL) != 0) {
             return false;
         }
-        if (casBase(v, v + twiceDelta)) {
+        if (casBase(v, v + units)) {
             return true;
         }
         if ((base & SEAL) != 0) {
             return false; // lost to the seal, not to another counting thread: do not inflate
         }
         // Lost a race on base to another thread: contention. Inflate.
-        return addToStripe(inflate(), twiceDelta);
+        return addToStripe(inflate(me), me, units);
     }
 
     /**
-     * Adds {@code twiceDelta} to the calling thread's stripe with one {@code getAndAdd} (a single
-     * {@code lock xadd}, no retry loop). The add is even, so it never sets or clears the seal bit:
-     * an odd old value means the switch sealed the slot before this add and did not capture it.
-     * The add is then garbage in a sealed slot, which nobody reads (sealed slots are skipped) and
-     * the unseal overwrites with 0, so it needs no undo; the caller counts on the atomic counter.
+     * Adds {@code units} to thread {@code me}'s stripe of table {@code s} with one {@code getAndAdd}
+     * (a single {@code lock xadd}, no retry loop), and checks the old value's low bits: the seal bit
+     * clear and the thread's own tag mean a counted add on the thread's own stripe, the common case.
+     * Anything else is handled by {@link #afterMismatch}; the add itself, being a multiple of the
+     * unit, never changes the low bits.
      *
-     * @return false if the slot was sealed: the caller must use the atomic counter
+     * @return false if the slot was sealed by a switch: the caller must use the atomic counter
      */
-    private boolean addToStripe(long[] s, long twiceDelta) {
+    private boolean addToStripe(long[] s, long me, long units) {
         if (s.length == 0) {
             return false; // SEALED_NO_STRIPES
         }
-        return (getAndAddSlot(s, stripeOffset(), twiceDelta) & SEAL) == 0;
+        int i = stripeIndex(s, me);
+        long old = getAndAddSlot(s, i, units);
+        // A put checks the seal only: the get before it (on this thread or another) checks the tag.
+        if (units < 0 ? (old & SEAL) == 0 : ((old ^ tag(me)) & LOW_BITS) == 0) {
+            return true;
+        }
+        return afterMismatch(s, i, me, units, old);
+    }
+
+    /**
+     * After an add to slot {@code i} of table {@code s} whose old value was not the calling thread's
+     * own unsealed stripe. Sealed: the add was not counted (garbage in a sealed slot, which nobody
+     * reads and the unseal or the table's replacement discards); if a rebuild replaced the table the
+     * add is retried in the new one, otherwise a switch sealed it and the caller counts on the atomic
+     * counter. Unclaimed: the add counted; the thread claims the stripe with its tag. Another
+     * thread's tag: the add counted too (any slot's value counts), but two threads share the stripe,
+     * so the table may be rebuilt to place them apart ({@link #placeApart}).
+     */
+    private boolean afterMismatch(long[] s, int i, long me, long units, long old) {
+        for (;;) {
+            if ((old & SEAL) != 0) {
+                long[] now = stripes;
+                if (now == s || now == null || now.length == 0) {
+                    return false;
+                }
+                s = now; // sealed by a rebuild: count in the table that replaced it
+                i = stripeIndex(s, me);
+                old = getAndAddSlot(s, i, units);
+                if (((old ^ tag(me)) & LOW_BITS) == 0) {
+                    return true;
+                }
+                continue;
+            }
+            if ((old & LOW_BITS) == 0) {
+                claim(s, i, tag(me));
+            } else if (((old ^ tag(me)) & LOW_BITS) != 0) {
+                placeApart(s, me);
+            }
+            return true;
+        }
+    }
+
+    /** Writes tag {@code tag} into slot {@code i} unless it is sealed or another thread claimed it first. */
+    private static void claim(long[] s, int i, long tag) {
+        for (;;) {
+            long v = (long) SLOT.getVolatile(s, i);
+            if ((v & LOW_BITS) != 0 || SLOT.compareAndSet(s, i, v, v | tag)) {
+                return;
+            }
+        }
+    }
+
+    /** Thread {@code me}'s owner tag: its key with a marker bit (never 0), above the seal bit. */
+    private static long tag(long me) {
+        return ((me & KEY_BITS) | (KEY_BITS + 1)) << 1;
+    }
+
+    /** The key of the thread that claimed a slot holding {@code v} (0 if unclaimed). */
+    private static int keyOf(long v) {
+        return (v & LOW_BITS) == 0 ? -1 : (int) (v >>> 1) & KEY_BITS;
+    }
+
+    /*
+     * Stripe table layout: a table of n stripes (a power of two, up to stripeCount) is a
+     * long[16 (n + 1)]. Stripe k's slot is at index 16 (k + 1): 128 bytes from the next slot, from
+     * the array header (which every add reads for its bounds check) and from whatever follows the
+     * array, so no two of them share a 64-byte line or an adjacent-line pair. Index 0, on the header's
+     * line, holds the table's placement multiplier and index 1 its rebuild budget; both are written
+     * before the table is published (the budget is also set to "settled" later, racily: it only
+     * decides whether to try a rebuild). The number of stripes is read off the length.
+     */
+
+    /**
+     * Index of thread {@code me}'s slot in table {@code s}: the top bits of its key times the table's
+     * multiplier, a multiplier chosen at the table's creation to put the threads it knew on distinct
+     * stripes.
+     */
+    private static int stripeIndex(long[] s, long me) {
+        int mask = (s.length >>> 4) - 2;
+        return ((int) (((me & KEY_BITS) * s[MULTIPLIER]) >>> 40) & mask) * PAD + PAD;
+    }
+
+    /** The stripe a key lands on in a table of {@code n} stripes with multiplier {@code m}. */
+    private static int stripeOf(int key, long m, int n) {
+        return (int) ((key * m) >>> 40) & (n - 1);
+    }
+
+    /** The number of stripes of table {@code s} (not SEALED_NO_STRIPES). */
+    private static int stripesOf(long[] s) {
+        return (s.length >>> 4) - 1;
+    }
+
+    /**
+     * A table of {@code n} stripes with multiplier {@code m} and rebuild budget {@code rebuilds}, its
+     * stripes claimed for {@code keys} (the first key on a stripe, if the multiplier does not place
+     * them all apart).
+     */
+    private static long[] newTable(int n, long m, long rebuilds, int[] keys) {
+        long[] fresh = new long[(n + 1) * PAD];
+        fresh[MULTIPLIER] = m;
+        fresh[REBUILDS] = rebuilds;
+        for (int key : keys) {
+            int i = stripeIndex(fresh, key);
+            if ((fresh[i] & LOW_BITS) == 0) {
+                fresh[i] = tag(key); // known threads keep their claims: placed apart, they stay apart
+            }
+        }
+        return fresh;
+    }
+
+    /**
+     * Thread {@code me} found its stripe of table {@code s} claimed by another thread. Unless the
+     * table has settled, replaces it with one whose multiplier places every thread that has claimed
+     * a stripe, and this one, on a stripe of its own: at the same size while the table has rebuilds
+     * left and stripes for them all, else doubled until such a multiplier is found or the cap is
+     * reached. The search runs outside the lock; the replacement under it, taken with
+     * {@code tryLock} (a counting thread never waits). At the cap, when no multiplier places them
+     * apart (more threads than stripes, or none found), the table keeps the best multiplier found
+     * if it shares fewer stripes than the current one, and settles: threads beyond it share.
+     */
+    private void placeApart(long[] s, long me) {
+        if (s[REBUILDS] < 0 || control.isLocked()) {
+            return;
+        }
+        int n = stripesOf(s);
+        int[] keys = knownKeys(s, (int) me & KEY_BITS);
+        int size = n;
+        while (size < keys.length && size < stripeCount) {
+            size <<= 1;
+        }
+        if (size == n && s[REBUILDS] == 0) {
+            size = Math.min(n << 1, stripeCount);
+        }
+        long[] fresh;
+        for (;;) {
+            long best = keys.length <= size ? placement(keys, size) : 0;
+            if (best != 0) {
+                fresh = newTable(size, best, size > n ? REBUILDS_PER_SIZE : s[REBUILDS] - 1, keys);
+                break;
+            }
+            if (size < stripeCount) {
+                size <<= 1;
+                continue;
+            }
+            // At the cap and nothing places them apart: settle, on a bigger table if there is one.
+            if (size == n) {
+                s[REBUILDS] = -1;
+                return;
+            }
+            fresh = newTable(size, s[MULTIPLIER], -1, keys);
+            break;
+        }
+        if (!control.tryLock()) {
+            return;
+        }
+        try {
+            if (stripes == s && (state & (ATOMIC | SWITCHING)) == 0) {
+                replaceTableLocked(s, fresh);
+            }
+        } finally {
+            control.unlock();
+        }
+    }
+
+    /**
+     * A multiplier that puts {@code keys} on distinct stripes of a table of {@code n}, or 0 if none
+     * was found in {@value #PLACEMENT_TRIES} random odd ones (32 keys on 64 stripes: 1 in 12,000).
+     */
+    private static long placement(int[] keys, int n) {
+        long[] used = new long[(n + 63) >>> 6];
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        for (int attempt = 0; attempt < PLACEMENT_TRIES; attempt++) {
+            long m = random.nextLong() | 1;
+            if (distinct(keys, m, n, used)) {
+                return m;
+            }
+        }
+        return 0;
+    }
+
+    /** Whether multiplier {@code m} puts {@code keys} on distinct stripes of {@code n}; {@code used} is scratch. */
+    private static boolean distinct(int[] keys, long m, int n, long[] used) {
+        Arrays.fill(used, 0L);
+        for (int key : keys) {
+            int stripe = stripeOf(key, m, n);
+            long bit = 1L << stripe;
+            if ((used[stripe >>> 6] & bit) != 0) {
+                return false;
+            }
+            used[stripe >>> 6] |= bit;
+        }
+        return true;
+    }
+
+    /**
+     * The keys of the threads that have claimed a stripe of {@code s}, and {@code mine} unless it is
+     * negative, without repeats.
+     */
+    private static int[] knownKeys(long[] s, int mine) {
+        int[] keys = new int[stripesOf(s) + 1];
+        int k = 0;
+        if (mine >= 0) {
+            keys[k++] = mine;
+        }
+        for (int i = PAD; i < s.length; i += PAD) {
+            int key = keyOf((long) SLOT.getVolatile(s, i));
+            if (key >= 0 && (key != mine) && indexOf(keys, k, key) < 0) {
+                keys[k++] = key;
+            }
+        }
+        return Arrays.copyOf(keys, k);
+    }
+
+    private static int indexOf(int[] keys, int length, int key) {
+        for (int i = 0; i < length; i++) {
+            if (keys[i] == key) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * Replaces table {@code s} by {@code fresh}, per-CPU mode, under the control lock: seals every
+     * stripe of {@code s} with {@code getAndSet}, which captures its exact value, puts the sum into
+     * the first stripe of {@code fresh} and publishes it, inside a switch-sequence step so that
+     * {@link #approximateCount()} never reads a half-moved table. The old table stays sealed: a thread
+     * still adding to it gets an odd old value, finds the table replaced and counts in the new one;
+     * a thread that reads the seal before the new table is published counts on the atomic counter,
+     * whose bias keeps it from zero. Claims start afresh in the new table, which also frees the
+     * stripes of threads that have ended.
+     */
+    private void replaceTableLocked(long[] s, long[] fresh) {
+        beginSwitchLocked();
+        long units = 0;
+        for (int i = PAD; i < s.length; i += PAD) {
+            units += getAndSetSlot(s, i, SEALED) & ~LOW_BITS;
+        }
+        fresh[PAD] = units;
+        stripes = fresh; // release: the new table, its sum included, is published
+        endSwitchLocked(0, 0);
+    }
+
+    /** Replaces the current table by one twice its size, up to the cap, if the ref is inflated and per-CPU (for tests). */
+    void growForTest() {
+        control.lock();
+        try {
+            long[] s = stripes;
+            if (s != null && s.length != 0 && stripesOf(s) < stripeCount && (state & ATOMIC) == 0) {
+                replaceTableLocked(s, newTable(stripesOf(s) << 1, s[MULTIPLIER], REBUILDS_PER_SIZE, knownKeys(s, -1)));
+            }
+        } finally {
+            control.unlock();
+        }
+    }
+
+    /** Number of stripes of the current table, 0 if the ref has not inflated (for tests and metrics). */
+    int tableStripes() {
+        long[] s = stripes;
+        return s == null || s.length == 0 ? 0 : stripesOf(s);
     }
 
     private static MethodHandle threadIdHandle() {
@@ -548,12 +839,12 @@ public final class PercpuRef {
     }
 
     /**
-     * Index into the stripe array of the calling thread's stripe (one leading pad line): the
-     * thread id's low bits, so that consecutive ids take consecutive stripes.
+     * Index, in the current table, of the calling thread's stripe (for tests); -1 if the ref has not
+     * inflated or was sealed before inflating.
      */
     int stripeOffset() {
-        int stripe = (int) currentThreadId() & (stripeCount - 1);
-        return (stripe + 1) * PAD;
+        long[] s = stripes;
+        return s == null || s.length == 0 ? -1 : stripeIndex(s, currentThreadId());
     }
 
     /** Whether a stripe array has been published (for tests: inflation must follow real contention). */
@@ -562,14 +853,28 @@ public final class PercpuRef {
         return s != null && s.length > 0;
     }
 
-    /** Publishes the stripe array unless another thread did, or a switch sealed it first. */
+    /** {@link #inflate(long)} for the calling thread (for tests). */
     long[] inflate() {
+        return inflate(currentThreadId());
+    }
+
+    /**
+     * Publishes the first stripe table ({@value #FIRST_TABLE} stripes, or the cap if lower) unless
+     * another thread did, or a switch sealed it first. Its multiplier puts thread {@code me} and the
+     * owner of {@code base}, the two threads whose race inflated it, on different stripes.
+     */
+    long[] inflate(long me) {
         long[] s = stripes;
         if (s != null) {
             return s;
         }
-        long[] fresh = new long[(stripeCount + 1) * PAD];
-        // release: the zeroed array is published before any thread adds to it
+        int n = Math.min(FIRST_TABLE, stripeCount);
+        int mine = (int) me & KEY_BITS;
+        int owner = (int) baseOwner & KEY_BITS;
+        int[] keys = baseOwner == 0 || mine == owner ? new int[] {mine} : new int[] {mine, owner};
+        long m = keys.length == 1 || n == 1 ? 0 : placement(keys, n);
+        long[] fresh = newTable(n, m != 0 ? m : GOLDEN, REBUILDS_PER_SIZE, keys);
+        // release: the table is published before any thread adds to it
         long[] witness = (long[]) STRIPES.compareAndExchange(this, (long[]) null, fresh);
         return witness == null ? fresh : witness;
     }
@@ -1014,7 +1319,7 @@ public final class PercpuRef {
      */
     private long switchToAtomicLocked(boolean zeroReleases) {
         beginSwitchLocked();
-        long twiceSum = getAndSetBase(SEALED);
+        long units = getAndSetBase(SEALED) & ~LOW_BITS;
         long[] s = stripes;
         if (s == null) {
             // Seal the stripes field too, so that nobody inflates behind the switch.
@@ -1022,10 +1327,10 @@ public final class PercpuRef {
         }
         if (s != null) {
             for (int i = PAD; i < s.length; i += PAD) {
-                twiceSum += getAndSetSlot(s, i, SEALED);
+                units += getAndSetSlot(s, i, SEALED) & ~LOW_BITS;
             }
         }
-        long sum = twiceSum >> 1;
+        long sum = units >> UNIT_SHIFT;
         long c = (long) COUNT.getAndAdd(this, sum - BIAS) + sum - BIAS;
         if (c < 1 && !(zeroReleases && c == 0)) {
             // kill() still holds the initial reference (dropped after confirm), so its true count
@@ -1169,21 +1474,21 @@ public final class PercpuRef {
         if ((s & ATOMIC) != 0) {
             return count;
         }
-        long twiceSlots = 0;
+        long units = 0;
         long v = base;
         if ((v & SEAL) == 0) {
-            twiceSlots += v;
+            units += v & ~LOW_BITS;
         }
         long[] st = stripes;
         if (st != null) {
             for (int i = PAD; i < st.length; i += PAD) {
                 long x = slotVolatile(st, i);
                 if ((x & SEAL) == 0) {
-                    twiceSlots += x;
+                    units += x & ~LOW_BITS;
                 }
             }
         }
-        return Math.max(0, count - BIAS + (twiceSlots >> 1));
+        return Math.max(0, count - BIAS + (units >> UNIT_SHIFT));
     }
 
     /** The configured name (or a generated {@code percpu-ref-N}). */

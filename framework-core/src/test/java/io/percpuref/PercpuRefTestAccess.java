@@ -22,6 +22,19 @@ public final class PercpuRefTestAccess {
         return ref.inflated();
     }
 
+    /**
+     * Doubles the ref's stripe table, as a thread finding every stripe owned by others would (a
+     * no-op if it has not inflated, is at its stripe cap, or a switch holds its lock).
+     */
+    public static void grow(PercpuRef ref) {
+        ref.growForTest();
+    }
+
+    /** Number of stripes of the ref's current table, 0 before inflation. */
+    public static int tableStripes(PercpuRef ref) {
+        return ref.tableStripes();
+    }
+
     /** The offset of the calling thread's stripe in the ref's stripe array. */
     public static int stripeOffset(PercpuRef ref) {
         return ref.stripeOffset();

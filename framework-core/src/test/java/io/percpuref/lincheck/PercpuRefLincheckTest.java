@@ -336,6 +336,75 @@ public class PercpuRefLincheckTest {
     }
 
     /**
+     * Growth of the stripe table: the old table's stripes are sealed with getAndSet and their sum
+     * moved to the new table, which is then published. Model checked against counting workers (a
+     * worker's add on the old table may land before or after the seal: before, it is captured and
+     * moved; after, it is garbage and the worker counts in the new table), a switch cycle between two
+     * growths and a growth by a worker racing the owner's. The cap is 8, so the table goes 2, 4, 8.
+     * Catches a growth that drops or double-counts a stripe's value, an add on a stripe sealed by
+     * growth taken as counted or sent to the atomic counter while the table is per-CPU, and a switch
+     * that seals or unseals a replaced table.
+     */
+    @Test
+    void modelCheckingGrowthRacingCountingAndSwitches() {
+        stripes = 8;
+        try {
+            ModelCheckingOptions options = new ModelCheckingOptions()
+                    .iterations(0)
+                    .invocationsPerIteration(Math.max(INVOCATIONS, 300))
+                    .sequentialSpecification(PercpuRefSequentialSpec.class);
+            for (int[] roles : new int[][] {{2, 3}, {3, 2}}) {
+                int getter = roles[0];
+                options.addCustomScenario(scenario -> {
+                    scenario.initial(init -> {
+                        init.actor(operation("inflate"));
+                        init.actor(operation("tryGet", int.class), 0);
+                        init.actor(operation("handOff", int.class), 0);
+                        return Unit.INSTANCE;
+                    });
+                    scenario.parallel(parallel -> {
+                        parallel.thread(owner -> {
+                            owner.actor(operation("grow"));
+                            owner.actor(operation("switchToAtomic"));
+                            owner.actor(operation("switchToPercpu"));
+                            owner.actor(operation("grow"));
+                            return Unit.INSTANCE;
+                        });
+                        for (int thread = 2; thread <= 3; thread++) {
+                            int id = thread;
+                            parallel.thread(worker -> {
+                                if (id == getter) {
+                                    worker.actor(operation("tryGet", int.class), id);
+                                    worker.actor(operation("getTwo", int.class), id);
+                                    worker.actor(operation("grow"));
+                                    worker.actor(operation("putTwo", int.class), id);
+                                    worker.actor(operation("put", int.class), id);
+                                } else {
+                                    worker.actor(operation("takeHandedOff", int.class), id);
+                                    worker.actor(operation("put", int.class), id);
+                                    worker.actor(operation("tryGetLive", int.class), id);
+                                    worker.actor(operation("put", int.class), id);
+                                }
+                                return Unit.INSTANCE;
+                            });
+                        }
+                        return Unit.INSTANCE;
+                    });
+                    scenario.post(post -> {
+                        post.actor(operation("kill", int.class), 0);
+                        post.actor(operation("confirm", int.class), 0);
+                        return Unit.INSTANCE;
+                    });
+                    return Unit.INSTANCE;
+                });
+            }
+            options.check(PercpuRefLincheckTest.class);
+        } finally {
+            stripes = 2;
+        }
+    }
+
+    /**
      * The stripe fast path is one {@code getAndAdd}: an add that finds its stripe sealed stays there
      * as garbage and the thread then counts on the atomic counter. Model checked: a worker's add may
      * hit a sealed stripe and the worker be switched out before its atomic fallback across a whole
@@ -687,6 +756,12 @@ public class PercpuRefLincheckTest {
     @Operation
     public void inflate() {
         PercpuRefTestAccess.inflate(ref);
+    }
+
+    /** Doubles the stripe table, as a thread finding every stripe owned by others would. */
+    @Operation
+    public void grow() {
+        PercpuRefTestAccess.grow(ref);
     }
 
     @Operation

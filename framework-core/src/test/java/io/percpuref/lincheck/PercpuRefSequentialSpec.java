@@ -100,6 +100,10 @@ public final class PercpuRefSequentialSpec {
     public void inflate() {
     }
 
+    /** So is growing the stripe table. */
+    public void grow() {
+    }
+
     /** A live force-atomic ref still holds its initial reference: nothing observable changes. */
     public String switchToAtomic() {
         return "switched";
