@@ -99,52 +99,70 @@ public final class PercpuRef {
      *
      *   count    the atomic part. In per-CPU mode it holds BIAS + (references counted atomically);
      *            in atomic mode it is the exact count, and the put that takes it to zero releases.
-     *   slots    per-CPU deltas: the `base` field and, once contention has been seen, a padded
-     *            long[] of stripes. Each slot holds 2 * (gets - puts made through it), modulo 2^64;
-     *            only the sum of all slots / 2 plus (count - BIAS) is meaningful.
+     *   slots    per-CPU deltas: the `base` field and, once contention has been seen, the stripes of
+     *            a padded long[] table. Each slot holds (gets - puts made through it) * 2^13 (one
+     *            UNIT), modulo 2^64; only the sum of all slots / UNIT plus (count - BIAS) is
+     *            meaningful.
      *
-     * Sealable slots: a stripe's fast path is one getAndAdd(2*delta) (lock xadd); before inflation,
-     * `base` is read and CASed v -> v + 2*delta unless v is odd (the SEAL bit), because a lost CAS is
-     * the contention signal that inflates. Switching to atomic mode (kill, switchToAtomic) seals
-     * every slot with getAndSet(SEALED), which captures its exact value, then adds (sum/2 - BIAS) to
-     * count in one atomic add. A thread whose getAndAdd returns an odd old value added after the
-     * seal: its add was not captured, stays in the sealed slot as garbage (still odd: adds are even),
-     * and the thread counts on `count` instead (the slow path). Nobody reads a sealed slot's value
-     * (the fold captured it at the seal; approximateCount skips odd slots), and the way back to
-     * per-CPU mode overwrites every slot with 0, so the garbage needs no undo. (An undo would race
-     * with that unseal and is what made this design look unsafe.) So no increment is lost or counted
-     * twice, and after the last slot is sealed nothing added to a slot counts: that is why the
-     * switch is synchronous and needs no grace period (the kernel needs RCU because this_cpu_add is
-     * not an atomic read-modify-write).
+     * Sealable, tagged slots: the low 13 bits of a slot are never changed by an add (adds are
+     * multiples of UNIT). Bit 0 is the SEAL; bits 1..12 of a stripe are the owner tag of the thread
+     * that claimed it (see Placement). A stripe's fast path is one getAndAdd(n * UNIT) (lock xadd);
+     * before inflation, `base` is read and CASed v -> v + n * UNIT unless v is odd, because a lost
+     * CAS is the contention signal that inflates. Switching to atomic mode (kill, switchToAtomic)
+     * seals every slot with getAndSet(SEALED), which captures its exact value, then adds
+     * (sum of the captured values without their low bits) / UNIT - BIAS to count in one atomic add.
+     * A thread whose getAndAdd returns an odd old value added after the seal: its add was not
+     * captured, stays in the sealed slot as garbage (still odd), and the thread counts on `count`
+     * instead (the slow path). Nobody reads a sealed slot's value (the fold captured it at the seal;
+     * approximateCount skips odd slots), and the way back to per-CPU mode overwrites every slot with
+     * 0, so the garbage needs no undo. (An undo would race with that unseal and is what made this
+     * design look unsafe.) So no increment is lost or counted twice, and after the last slot is
+     * sealed nothing added to a slot counts: that is why the switch is synchronous and needs no grace
+     * period (the kernel needs RCU because this_cpu_add is not an atomic read-modify-write).
      *
-     * Why steps of 2: a slot used by a thread that only puts (references taken on another thread)
-     * falls for ever. With plain deltas and a sealed marker such as Long.MIN_VALUE, arithmetic could
-     * reach the marker (2^16 hand-offs of n = 2^47 do), after which the slot looked sealed in per-CPU
-     * mode and puts reached the biased count. Adds of even numbers never set the low bit, however
-     * often the slot wraps, and the folded sum is exact modulo 2^63, which is exact for any count
-     * and atomic part below 2^62 in magnitude. MAX_COUNT (2^48) bounds each operation's n and every
-     * atomic-mode count.
+     * Why the low bits stay out of arithmetic: a slot used by a thread that only puts (references
+     * taken on another thread) falls for ever. With plain deltas and a sealed marker such as
+     * Long.MIN_VALUE, arithmetic could reach the marker (2^16 hand-offs of n = 2^47 did), after which
+     * the slot looked sealed in per-CPU mode and puts reached the biased count. Adds of multiples of
+     * UNIT never touch the low bits, however often the slot wraps, and the folded sum is exact modulo
+     * 2^51. An add of more than MAX_SLOT_ADD (2^32) references goes to the atomic counter, so the
+     * slots carry below 2^50 references unless more than 2^18 such adds are outstanding at once;
+     * MAX_COUNT (2^48) bounds each operation's n and every atomic-mode count.
      *
      * Bias: while any slot is (or may still be) in use, count carries BIAS = 2^62, so it cannot
      * reach zero however the deltas are distributed between slots and count. BIAS is removed in
      * the same atomic add that folds in the sealed sum, and added back before any slot is
      * unsealed on the way back to per-CPU mode.
      *
-     * Inflation: a new ref has no stripe array (stripes == null) and counts through `base`, so an
+     * Inflation: a new ref has no stripe table (stripes == null) and counts through `base`, so an
      * idle ref costs one object. The first thread to count on base owns it (`baseOwner`, its thread
      * id, set once by CAS) and adds there by getAndAdd, like a stripe; every other thread adds to
-     * base by load + CAS. A lost CAS on base that is not caused by sealing inflates: a padded
-     * long[] is CAS-published into `stripes` and from then on a thread counts on stripe (thread id
-     * mod stripeCount), the id from Thread.threadId() where it exists (see THREAD_ID): threads
-     * created one after another have consecutive ids and get distinct stripes while they are no
-     * more than the stripes (a Fibonacci hash, used before, put two of four consecutive ids on one of
-     * four stripes for half of all starting ids). (The owner's getAndAdd never fails, so a ref used
-     * by its owner alone never inflates, and one that a second thread uses concurrently inflates
-     * at that thread's first lost CAS.) The array is never replaced; sealing CASes a null `stripes` to the
-     * SEALED_NO_STRIPES marker so that nobody can inflate behind the switch. Garbage on base (the
-     * owner read stripes == null, then the switch sealed base) is odd and overwritten by the unseal,
-     * as on a stripe.
+     * base by load + CAS. A lost CAS on base that is not caused by sealing inflates: a table of
+     * FIRST_TABLE (2) stripes, whose multiplier places the inflating thread and base's owner apart,
+     * is CAS-published into `stripes`. (The owner's getAndAdd never fails, so a ref used by its owner
+     * alone never inflates, and one that a second thread uses concurrently inflates at that thread's
+     * first lost CAS.) Sealing CASes a null `stripes` to the SEALED_NO_STRIPES marker so that nobody
+     * can inflate behind the switch. Garbage on base (the owner read stripes == null, then the switch
+     * sealed base) is odd and overwritten by the unseal, as on a stripe.
      *
+     * Placement: a thread's stripe is the top bits of its key (thread id & KEY_BITS, the id from
+     * Thread.threadId() where it exists, see THREAD_ID) times the table's multiplier (table[0]). A
+     * get checks the old value's low bits against its tag: its own tag, unsealed, is the fast path.
+     * An unclaimed stripe (low bits 0) is claimed by CAS. Another thread's tag means two threads
+     * share the stripe (the add has counted all the same: placement decides only where an add goes,
+     * never whether it counts): placeApart searches, outside the lock, a multiplier that puts every
+     * tagged thread and this one on distinct stripes, at the same size or doubled up to stripeCount,
+     * and replaceTableLocked swaps the table. A put checks the seal only, so that the fast path of
+     * the commonest pair costs one tag comparison.
+     *
+     * Rebuild (under the control lock, taken by tryLock, per-CPU mode only) seals every stripe of the
+     * old table with getAndSet, puts the captured sum into the new table, whose stripes are claimed in
+     * advance for the known threads, and publishes it, inside a switch sequence step. The old table is
+     * never unsealed: a thread whose add finds a stripe sealed re-reads `stripes`; a new table means a
+     * rebuild (retry there), the same one a switch (go to the atomic counter, whose bias keeps it off
+     * zero). Each table allows REBUILDS_PER_SIZE rebuilds at its size; at the cap, when no multiplier
+     * places the known threads apart, it settles (table[1] = -1) and threads beyond it share.
+
      * Linearizability of kill (Guarantee 3): kill sets DEAD (volatile write) and then seals every
      * slot, all before it returns. tryGetLive reads DEAD first; if it is clear, the thread adds to
      * an unsealed slot (the increment is captured by the seal, so release waits for it) or finds
@@ -178,16 +196,18 @@ public final class PercpuRef {
      * concurrent resurrect; the life then simply continues, as in the kernel.
      *
      * Memory: the fast path uses volatile-mode getAndAdd on a stripe (CAS on base); sealing uses
-     * getAndSet; unsealing a volatile write; `count` is
-     * changed only with atomic read-modify-writes. These form synchronizes-with chains, which give
-     * the happens-before edges stated in the class javadoc.
+     * getAndSet; unsealing a volatile write; a new table is published by a volatile write after its
+     * multiplier, claims and moved sum are written; `count` is changed only with atomic
+     * read-modify-writes. These form synchronizes-with chains, which give the happens-before edges
+     * stated in the class javadoc.
      *
-     * Limits: two threads whose ids are equal modulo the stripe count share a stripe (its cache
-     * line moves between them, but getAndAdd never retries; no rehash): threads with scattered ids
-     * as often as random ones, threads whose ids share a stride (every other id) always;
-     * the stripe array is not deflated. approximateCount() is not a snapshot. In per-CPU mode a
-     * total above MAX_COUNT is only found at the next switch (reported); beyond 2^62 outstanding
-     * references the fold would be wrong.
+     * Limits: threads whose keys are equal (ids 2048 apart) share a stripe unnoticed; a thread that
+     * only puts is placed only by its gets; at the cap, threads beyond it share stripes (their cache
+     * lines move between them, but getAndAdd never retries); tags of threads that have ended stay in
+     * the table until a rebuild keeps or drops them (they are kept: they count toward the cap); the
+     * table never shrinks. approximateCount() is not a snapshot. In per-CPU mode a total above
+     * MAX_COUNT is only found at the next switch (reported); beyond 2^50 references carried by the
+     * slots the fold would be wrong.
      */
 
     /** Whether the ref is counted per-CPU (stripes) or in one atomic counter. */
