@@ -260,8 +260,14 @@ public final class PercpuRef {
     private static final int REBUILDS_PER_SIZE = 8;
     /** Multipliers tried per table size when placing known threads on distinct stripes. */
     private static final int PLACEMENT_TRIES = 1 << 17;
-    /** Multiplier of a table that knows no thread: Fibonacci hashing. */
-    static final long GOLDEN = 0x9E3779B97F4A7C15L;
+    /** Multipliers tried when more threads than stripes are to be spread as evenly as possible. */
+    private static final int SPREAD_TRIES = 1 << 12;
+    /**
+     * The multiplier that places a thread by its key's low bits (key mod n): threads created one after
+     * another (a pool's workers) have consecutive ids and take distinct stripes, as many as there are.
+     * Tried first wherever a multiplier is chosen.
+     */
+    static final long KEY_MOD = 1L << 40;
     /** Largest number of stripes a ref may be built with. */
     static final int MAX_STRIPES = 1 << 16;
     /** {@code stripes} value once sealed before any inflation: nobody may inflate behind a switch. */
@@ -713,12 +719,14 @@ public final class PercpuRef {
                 size <<= 1;
                 continue;
             }
-            // At the cap and nothing places them apart: settle, on a bigger table if there is one.
-            if (size == n) {
+            // At the cap and nothing places them apart: spread them as evenly as a multiplier can,
+            // and settle (unless that shares no fewer than now, keep the table and just settle).
+            long spread = spread(keys, size);
+            if (size == n && sharingPairs(keys, spread, size, new int[size]) >= sharingPairs(keys, s[MULTIPLIER], n, new int[n])) {
                 s[REBUILDS] = -1;
                 return;
             }
-            fresh = newTable(size, s[MULTIPLIER], -1, keys);
+            fresh = newTable(size, spread, -1, keys);
             break;
         }
         if (!control.tryLock()) {
@@ -734,11 +742,15 @@ public final class PercpuRef {
     }
 
     /**
-     * A multiplier that puts {@code keys} on distinct stripes of a table of {@code n}, or 0 if none
-     * was found in {@value #PLACEMENT_TRIES} random odd ones (32 keys on 64 stripes: 1 in 12,000).
+     * A multiplier that puts {@code keys} on distinct stripes of a table of {@code n}: {@link #KEY_MOD}
+     * if it does, else one of {@value #PLACEMENT_TRIES} random odd ones (32 keys on 64 stripes: 1 in
+     * 12,000 does), or 0 if none was found.
      */
     private static long placement(int[] keys, int n) {
         long[] used = new long[(n + 63) >>> 6];
+        if (distinct(keys, KEY_MOD, n, used)) {
+            return KEY_MOD;
+        }
         ThreadLocalRandom random = ThreadLocalRandom.current();
         for (int attempt = 0; attempt < PLACEMENT_TRIES; attempt++) {
             long m = random.nextLong() | 1;
@@ -747,6 +759,44 @@ public final class PercpuRef {
             }
         }
         return 0;
+    }
+
+    /**
+     * The multiplier, of {@value #SPREAD_TRIES} random odd ones, that leaves the fewest pairs of
+     * {@code keys} on one stripe of a table of {@code n} (more keys than stripes: as even as it gets).
+     */
+    private static long spread(int[] keys, int n) {
+        int[] load = new int[n];
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        long best = KEY_MOD;
+        long fewest = sharingPairs(keys, best, n, load);
+        for (int attempt = 0; attempt < SPREAD_TRIES && fewest > minimumPairs(keys.length, n); attempt++) {
+            long m = random.nextLong() | 1;
+            long pairs = sharingPairs(keys, m, n, load);
+            if (pairs < fewest) {
+                fewest = pairs;
+                best = m;
+            }
+        }
+        return best;
+    }
+
+    /** Pairs of {@code keys} on one stripe with multiplier {@code m} in a table of {@code n}; {@code load} is scratch. */
+    private static long sharingPairs(int[] keys, long m, int n, int[] load) {
+        Arrays.fill(load, 0);
+        long pairs = 0;
+        for (int key : keys) {
+            pairs += load[stripeOf(key, m, n)]++;
+        }
+        return pairs;
+    }
+
+    /** The fewest pairs {@code k} keys can make on {@code n} stripes: all loads within one of each other. */
+    private static long minimumPairs(int k, int n) {
+        long low = k / n;
+        long high = low + 1;
+        long withHigh = k % n;
+        return withHigh * high * (high - 1) / 2 + (n - withHigh) * low * (low - 1) / 2;
     }
 
     /** Whether multiplier {@code m} puts {@code keys} on distinct stripes of {@code n}; {@code used} is scratch. */
@@ -893,7 +943,7 @@ public final class PercpuRef {
         int owner = (int) baseOwner & KEY_BITS;
         int[] keys = baseOwner == 0 || mine == owner ? new int[] {mine} : new int[] {mine, owner};
         long m = keys.length == 1 || n == 1 ? 0 : placement(keys, n);
-        long[] fresh = newTable(n, m != 0 ? m : GOLDEN, REBUILDS_PER_SIZE, keys);
+        long[] fresh = newTable(n, m != 0 ? m : KEY_MOD, REBUILDS_PER_SIZE, keys);
         // release: the table is published before any thread adds to it
         long[] witness = (long[]) STRIPES.compareAndExchange(this, (long[]) null, fresh);
         return witness == null ? fresh : witness;
