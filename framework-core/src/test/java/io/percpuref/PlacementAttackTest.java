@@ -1,0 +1,158 @@
+package io.percpuref;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.lang.reflect.Field;
+import java.lang.reflect.Method;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+
+/** Attacks on stripe placement: tags of threads that have ended, tags lost by a rebuild, keys read off sealed slots. */
+class PlacementAttackTest {
+
+    private static PercpuRef ref(String name, int stripes) {
+        return PercpuRef.builder().name(name).stripes(stripes).onRelease(r -> { }).build();
+    }
+
+    private static long[] table(PercpuRef ref) throws Exception {
+        Field f = PercpuRef.class.getDeclaredField("stripes");
+        f.setAccessible(true);
+        return (long[]) f.get(ref);
+    }
+
+    private static long tag(long id) {
+        return ((id & PercpuRef.KEY_BITS) | (PercpuRef.KEY_BITS + 1)) << 1;
+    }
+
+    private static int index(long[] s, long id) {
+        int n = (s.length >>> 4) - 1;
+        return ((int) (((id & PercpuRef.KEY_BITS) * s[0]) >>> 40) & (n - 1)) * PercpuRef.PAD + PercpuRef.PAD;
+    }
+
+    /**
+     * FAILS on f48da9b. replaceTableLocked's comment: "Claims start afresh in the new table, which also
+     * frees the stripes of threads that have ended." But newTable pre-claims every key found in the
+     * old table, so the tags of threads that have ended are carried into every rebuild; short-lived
+     * threads (one per request, a pool that replaces its threads) fill the table at its cap until
+     * no multiplier places them apart and it settles for ever. Live threads that arrive afterwards,
+     * far fewer than the cap, then share stripes: the StripeTableTest goal (threads with scattered ids
+     * share no stripe while the cap has room) no longer holds.
+     */
+    @Test
+    void threadsThatEndedDoNotKeepTheTableFromPlacingLiveOnesApart() throws Exception {
+        PercpuRef ref = ref("churn", 64);
+        ref.inflate();
+        for (int i = 0; i < 120; i++) {                  // short-lived threads, one after another
+            Thread t = new Thread(() -> {
+                ref.get();
+                ref.put();
+            });
+            t.start();
+            t.join();
+        }
+        long[] afterChurn = table(ref);
+        int tagged = 0;
+        for (int i = PercpuRef.PAD; i < afterChurn.length; i += PercpuRef.PAD) {
+            tagged += (afterChurn[i] & PercpuRef.LOW_BITS) != 0 ? 1 : 0;
+        }
+        int endedTags = tagged;
+        int threads = 24;                                 // well below the cap (StripeTableTest places 32 apart)
+        List<ExecutorService> pool = new ArrayList<>();
+        try {
+            java.util.Random random = new java.util.Random(threads);
+            for (int i = 0; i < threads; i++) {
+                for (int gap = random.nextInt(200); gap > 0; gap--) {
+                    new Thread(() -> { }).getId();    // takes an id (assigned lazily on some JDKs): scattered ids
+                }
+                ExecutorService executor = Executors.newSingleThreadExecutor();
+                executor.submit(() -> { }).get(10, TimeUnit.SECONDS);   // starts its thread now: its id
+                pool.add(executor);
+            }
+            for (int round = 0; round < 5; round++) {     // warm-up, as in StripeTableTest
+                for (ExecutorService executor : pool) {
+                    executor.submit(() -> {
+                        ref.get();
+                        ref.put();
+                    }).get(10, TimeUnit.SECONDS);
+                }
+            }
+            Map<Integer, Integer> threadsPerStripe = new HashMap<>();
+            for (ExecutorService executor : pool) {
+                threadsPerStripe.merge(executor.submit(ref::stripeOffset).get(10, TimeUnit.SECONDS), 1, Integer::sum);
+            }
+            int sharing = threadsPerStripe.values().stream().filter(n -> n > 1).mapToInt(n -> n).sum();
+            long[] s = table(ref);
+            assertThat(sharing).as("live threads sharing a stripe, of %d (table of %d stripes, rebuild budget %d;"
+                    + " %d stripes tagged by ended threads before they came)", threads, ref.tableStripes(), s[1], endedTags)
+                    .isZero();
+            assertThat(ref.approximateCount()).isEqualTo(1);
+        } finally {
+            pool.forEach(ExecutorService::shutdownNow);
+        }
+    }
+
+    /**
+     * FAILS on f48da9b. newTable pre-claims each known key's stripe ("known threads keep their
+     * claims"), then replaceTableLocked writes {@code fresh[PAD] = units}, overwriting the tag on the
+     * first stripe: the thread placed there has lost its claim (a thread arriving before it takes
+     * it, and a rebuild before its next get forgets its key).
+     */
+    @Test
+    void aRebuildKeepsTheClaimOfTheThreadPlacedOnTheFirstStripe() throws Exception {
+        List<ExecutorService> pool = new ArrayList<>();
+        try {
+            for (int i = 0; i < 8; i++) {
+                pool.add(Executors.newSingleThreadExecutor());
+            }
+            List<Long> ids = new ArrayList<>();
+            for (ExecutorService executor : pool) {
+                ids.add(executor.submit(() -> Thread.currentThread().getId()).get(10, TimeUnit.SECONDS));
+            }
+            for (int attempt = 0; attempt < 200; attempt++) {
+                PercpuRef ref = ref("tags-" + attempt, 64);
+                ref.inflate();
+                for (ExecutorService executor : pool) {
+                    executor.submit(() -> {
+                        ref.get();
+                        ref.get();                      // the second get claims, or rebuilds on a collision
+                    }).get(10, TimeUnit.SECONDS);
+                }
+                ref.growForTest();                      // doubles the table: every known key pre-claimed
+                long[] s = table(ref);
+                for (long id : ids) {
+                    if (index(s, id) == PercpuRef.PAD) {
+                        assertThat(s[PercpuRef.PAD] & PercpuRef.LOW_BITS)
+                                .as("low bits of the first stripe, where key %d was placed", id & PercpuRef.KEY_BITS)
+                                .isEqualTo(tag(id));
+                        return;
+                    }
+                }
+            }
+            throw new AssertionError("no key ever placed on the first stripe");
+        } finally {
+            pool.forEach(ExecutorService::shutdownNow);
+        }
+    }
+
+    /**
+     * FAILS on f48da9b. keyOf's contract: "The key of the thread that claimed a slot ... (0 if unclaimed)",
+     * and knownKeys treats any non-negative result as a claiming thread. A sealed slot (low bits 1)
+     * yields key 0, so a table scanned while sealed (a switch in progress that is undone before the
+     * rebuild takes the lock) gets a phantom thread 0 pre-claimed in every later table.
+     */
+    @Test
+    void aSealedSlotHasNoOwner() throws Exception {
+        Method keyOf = PercpuRef.class.getDeclaredMethod("keyOf", long.class);
+        keyOf.setAccessible(true);
+        assertThat((int) keyOf.invoke(null, PercpuRef.SEALED)).as("keyOf(SEALED)").isNegative();
+        assertThat((int) keyOf.invoke(null, PercpuRef.SEALED + (5L << PercpuRef.UNIT_SHIFT)))
+                .as("keyOf(sealed garbage)").isNegative();
+    }
+}
