@@ -124,10 +124,11 @@ public final class PercpuRef {
      * taken on another thread) falls for ever. With plain deltas and a sealed marker such as
      * Long.MIN_VALUE, arithmetic could reach the marker (2^16 hand-offs of n = 2^47 did), after which
      * the slot looked sealed in per-CPU mode and puts reached the biased count. Adds of multiples of
-     * UNIT never touch the low bits, however often the slot wraps, and the folded sum is exact modulo
-     * 2^51. An add of more than MAX_SLOT_ADD (2^32) references goes to the atomic counter, so the
-     * slots carry below 2^50 references unless more than 2^18 such adds are outstanding at once;
-     * MAX_COUNT (2^48) bounds each operation's n and every atomic-mode count.
+     * UNIT never touch the low bits, however often the slot wraps: the slots' sum gives the references
+     * they carry modulo 2^51, and the fold takes the value that puts the total (with the atomic part)
+     * in [-2^50, 2^50) (slotSum), which is exact while the true total is below 2^50, four times
+     * MAX_COUNT, however the references are spread between slots and the atomic part. MAX_COUNT (2^48)
+     * bounds each operation's n and every atomic-mode count.
      *
      * Bias: while any slot is (or may still be) in use, count carries BIAS = 2^62, so it cannot
      * reach zero however the deltas are distributed between slots and count. BIAS is removed in
@@ -160,8 +161,12 @@ public final class PercpuRef {
      * advance for the known threads, and publishes it, inside a switch sequence step. The old table is
      * never unsealed: a thread whose add finds a stripe sealed re-reads `stripes`; a new table means a
      * rebuild (retry there), the same one a switch (go to the atomic counter, whose bias keeps it off
-     * zero). Each table allows REBUILDS_PER_SIZE rebuilds at its size; at the cap, when no multiplier
-     * places the known threads apart, it settles (table[1] = -1) and threads beyond it share.
+     * zero). Claims carried into a new table are unconfirmed (no MARK) until their thread's get
+     * confirms them; they count at a rebuild only while their table is younger than CLAIM_NANOS
+     * (1 ms), so a thread that has ended is dropped by the first rebuild a millisecond after its
+     * claim was carried. Each table allows REBUILDS_PER_SIZE rebuilds at its
+     * size; at the cap, when no multiplier places the known threads apart, it spreads them and
+     * settles (table[1] < 0; tried again once a millisecond old) and threads beyond it share.
 
      * Linearizability of kill (Guarantee 3): kill sets DEAD (volatile write) and then seals every
      * slot, all before it returns. tryGetLive reads DEAD first; if it is clear, the thread adds to
@@ -206,8 +211,8 @@ public final class PercpuRef {
      * lines move between them, but getAndAdd never retries); tags of threads that have ended stay in
      * the table until a rebuild keeps or drops them (they are kept: they count toward the cap); the
      * table never shrinks. approximateCount() is not a snapshot. In per-CPU mode a total above
-     * MAX_COUNT is only found at the next switch (reported); beyond 2^50 references carried by the
-     * slots the fold would be wrong.
+     * MAX_COUNT is only found at the next switch (reported); beyond a total of 2^50 the fold would be
+     * wrong.
      */
 
     /** Whether the ref is counted per-CPU (stripes) or in one atomic counter. */
@@ -223,7 +228,7 @@ public final class PercpuRef {
      * {@code tryGet(n)} and {@code put(n)} with {@code n} above it throw
      * {@link IllegalArgumentException}; in atomic mode a get that would take the count above it
      * throws too. In per-CPU mode no thread knows the total, so a total above it is found, and
-     * reported, at the next switch to atomic mode (the count stays exact up to 2^62).
+     * reported, at the next switch to atomic mode (the count stays exact while it is below 2^50).
      */
     public static final long MAX_COUNT = 1L << 48;
 
@@ -244,22 +249,28 @@ public final class PercpuRef {
     static final long LOW_BITS = (1L << UNIT_SHIFT) - 1;
     /** The bits of a thread id that place it and tag its stripe (ids equal in them share a stripe). */
     static final int KEY_BITS = 0x7FF;
-    /**
-     * Most references one get or put adds to a slot; larger ones count on the atomic counter. Slots
-     * count modulo 2^51, so their sum is exact while the references they carry stay below 2^50:
-     * more than 2^18 such adds outstanding at once (and the atomic part counts up to 2^62).
-     */
-    static final long MAX_SLOT_ADD = 1L << 32;
     /** Stripes in the table a ref inflates to (fewer if its cap is lower). */
     static final int FIRST_TABLE = 2;
     /** Index, in a stripe table, of its placement multiplier (on the read-mostly header line). */
     private static final int MULTIPLIER = 0;
-    /** Index of the number of rebuilds left before the table must grow; -1: settled (no more). */
+    /** Index of the number of rebuilds left before the table must grow; negative: settled. */
     private static final int REBUILDS = 1;
+    /** Index of the number of placement searches at the cap that found nothing. */
+    private static final int FAILED_SEARCHES = 2;
+    /** Searches at the cap that may find nothing before the table spreads the threads and settles. */
+    private static final int MAX_FAILED_SEARCHES = 32;
+    /** Index of the {@code System.nanoTime()} at which the table was built. */
+    private static final int BUILT = 3;
+    /** A settled table may be rebuilt again (at a get that finds another's tag) once this old: 1 ms. */
+    private static final long SETTLED_RETRY_NANOS = 1_000_000;
+    /** How long a claim carried into a new table counts without its thread's get confirming it: 1 ms. */
+    private static final long CLAIM_NANOS = 1_000_000;
+    /** Tag bit of a claim confirmed by its thread's own get (a rebuild carries claims unconfirmed). */
+    static final long MARK = (KEY_BITS + 1L) << 1;
     /** Rebuilds at the same size a table allows before it must grow (or, at the cap, settles). */
     private static final int REBUILDS_PER_SIZE = 8;
-    /** Multipliers tried per table size when placing known threads on distinct stripes. */
-    private static final int PLACEMENT_TRIES = 1 << 17;
+    /** Multipliers one search tries per table size when placing known threads on distinct stripes. */
+    private static final int PLACEMENT_TRIES = 1 << 12;
     /** Multipliers tried when more threads than stripes are to be spread as evenly as possible. */
     private static final int SPREAD_TRIES = 1 << 12;
     /**
@@ -523,9 +534,6 @@ public final class PercpuRef {
      * @return false if the slot is sealed: the caller must use the atomic counter
      */
     private boolean addToSlot(long delta) {
-        if (delta > MAX_SLOT_ADD || delta < -MAX_SLOT_ADD) {
-            return false; // counted on the atomic counter, so that slots never carry totals near 2^50
-        }
         long[] s = stripes;
         long me = currentThreadId();
         if (s == null) {
@@ -608,33 +616,49 @@ public final class PercpuRef {
                 }
                 continue;
             }
-            if ((old & LOW_BITS) == 0) {
-                claim(s, i, tag(me));
-            } else if (((old ^ tag(me)) & LOW_BITS) != 0) {
+            long low = old & LOW_BITS;
+            long mine = tag(me);
+            if (low == 0 || low == (mine & ~MARK)) {
+                claim(s, i, low, mine); // unclaimed, or claimed for this thread by a rebuild
+            } else if (low != mine) {
                 placeApart(s, me);
             }
             return true;
         }
     }
 
-    /** Writes tag {@code tag} into slot {@code i} unless it is sealed or another thread claimed it first. */
-    private static void claim(long[] s, int i, long tag) {
+    /**
+     * Replaces the low bits {@code low} of slot {@code i} (0: unclaimed, or this thread's unconfirmed
+     * claim) by tag {@code tag}, unless they changed first (sealed, or claimed by another thread).
+     */
+    private static void claim(long[] s, int i, long low, long tag) {
         for (;;) {
             long v = (long) SLOT.getVolatile(s, i);
-            if ((v & LOW_BITS) != 0 || SLOT.compareAndSet(s, i, v, v | tag)) {
+            if ((v & LOW_BITS) != low || SLOT.compareAndSet(s, i, v, v - low + tag)) {
                 return;
             }
         }
     }
 
-    /** Thread {@code me}'s owner tag: its key with a marker bit (never 0), above the seal bit. */
+    /** Thread {@code me}'s owner tag: its key and the {@link #MARK} of a confirmed claim, above the seal bit. */
     private static long tag(long me) {
-        return ((me & KEY_BITS) | (KEY_BITS + 1)) << 1;
+        return ((me & KEY_BITS) << 1) | MARK;
     }
 
-    /** The key of the thread that claimed a slot holding {@code v} (0 if unclaimed). */
+    /**
+     * The key of the thread whose confirmed claim a slot holding {@code v} carries; -1 if it is
+     * sealed, unclaimed, or claimed by a rebuild for a thread that has not counted there since.
+     */
     private static int keyOf(long v) {
-        return (v & LOW_BITS) == 0 ? -1 : (int) (v >>> 1) & KEY_BITS;
+        return keyOf(v, false);
+    }
+
+    /** {@link #keyOf(long)}, counting an unconfirmed claim too if {@code unconfirmed}. */
+    private static int keyOf(long v, boolean unconfirmed) {
+        if ((v & SEAL) != 0 || (v & LOW_BITS) == 0 || !unconfirmed && (v & MARK) == 0) {
+            return -1;
+        }
+        return (int) (v >>> 1) & KEY_BITS;
     }
 
     /*
@@ -676,27 +700,34 @@ public final class PercpuRef {
         long[] fresh = new long[(n + 1) * PAD];
         fresh[MULTIPLIER] = m;
         fresh[REBUILDS] = rebuilds;
+        fresh[BUILT] = System.nanoTime();
         for (int key : keys) {
             int i = stripeIndex(fresh, key);
             if ((fresh[i] & LOW_BITS) == 0) {
-                fresh[i] = tag(key); // known threads keep their claims: placed apart, they stay apart
+                // known threads keep their claims, unconfirmed: one not confirmed by its thread's
+                // get before the next rebuild (a thread that has ended) is dropped then
+                fresh[i] = (long) key << 1;
             }
         }
         return fresh;
     }
 
     /**
-     * Thread {@code me} found its stripe of table {@code s} claimed by another thread. Unless the
-     * table has settled, replaces it with one whose multiplier places every thread that has claimed
-     * a stripe, and this one, on a stripe of its own: at the same size while the table has rebuilds
-     * left and stripes for them all, else doubled until such a multiplier is found or the cap is
-     * reached. The search runs outside the lock; the replacement under it, taken with
-     * {@code tryLock} (a counting thread never waits). At the cap, when no multiplier places them
-     * apart (more threads than stripes, or none found), the table keeps the best multiplier found
-     * if it shares fewer stripes than the current one, and settles: threads beyond it share.
+     * Thread {@code me} found its stripe of table {@code s} claimed by another thread. Replaces the
+     * table with one whose multiplier places every thread with a confirmed claim, and this one, on a
+     * stripe of its own: at the same size while the table has rebuilds left and stripes for them
+     * all, else doubled until such a multiplier is found or the cap is reached. The search
+     * ({@value #PLACEMENT_TRIES} multipliers per size, a fraction of a millisecond) runs outside the
+     * lock; the replacement under it, taken with {@code tryLock} (a counting thread never waits). At
+     * the cap, a search that finds nothing is repeated at later collisions, up to
+     * {@value #MAX_FAILED_SEARCHES} times; then (or at once with more threads than stripes) the
+     * threads are spread as evenly as a multiplier can and the table settles: threads beyond the cap
+     * share. A settled table is tried again once it is {@value #SETTLED_RETRY_NANOS} ns old (at most
+     * one rebuild per millisecond while threads come and go), which drops the claims of threads that
+     * have ended.
      */
     private void placeApart(long[] s, long me) {
-        if (s[REBUILDS] < 0 || control.isLocked()) {
+        if (s[REBUILDS] < 0 && System.nanoTime() - s[BUILT] < SETTLED_RETRY_NANOS || control.isLocked()) {
             return;
         }
         int n = stripesOf(s);
@@ -719,14 +750,12 @@ public final class PercpuRef {
                 size <<= 1;
                 continue;
             }
-            // At the cap and nothing places them apart: spread them as evenly as a multiplier can,
-            // and settle (unless that shares no fewer than now, keep the table and just settle).
-            long spread = spread(keys, size);
-            if (size == n && sharingPairs(keys, spread, size, new int[size]) >= sharingPairs(keys, s[MULTIPLIER], n, new int[n])) {
-                s[REBUILDS] = -1;
-                return;
+            if (keys.length <= size && s[REBUILDS] >= 0 && s[FAILED_SEARCHES]++ < MAX_FAILED_SEARCHES) {
+                return; // there may be one: the next get that finds another's tag searches again
             }
-            fresh = newTable(size, spread, -1, keys);
+            // At the cap and nothing places them apart: spread them as evenly as a multiplier can,
+            // and settle. Rebuilt all the same, so that claims of threads that have ended age out.
+            fresh = newTable(size, spread(keys, size), -1, keys);
             break;
         }
         if (!control.tryLock()) {
@@ -815,7 +844,9 @@ public final class PercpuRef {
 
     /**
      * The keys of the threads that have claimed a stripe of {@code s}, and {@code mine} unless it is
-     * negative, without repeats.
+     * negative, without repeats. Claims a rebuild carried into {@code s} count while {@code s} is
+     * younger than {@value #CLAIM_NANOS} ns; after that only claims confirmed by their thread's get
+     * in {@code s} do (a thread that has not counted for that long may have ended).
      */
     private static int[] knownKeys(long[] s, int mine) {
         int[] keys = new int[stripesOf(s) + 1];
@@ -823,8 +854,9 @@ public final class PercpuRef {
         if (mine >= 0) {
             keys[k++] = mine;
         }
+        boolean young = System.nanoTime() - s[BUILT] < CLAIM_NANOS;
         for (int i = PAD; i < s.length; i += PAD) {
-            int key = keyOf((long) SLOT.getVolatile(s, i));
+            int key = keyOf((long) SLOT.getVolatile(s, i), young);
             if (key >= 0 && (key != mine) && indexOf(keys, k, key) < 0) {
                 keys[k++] = key;
             }
@@ -857,7 +889,7 @@ public final class PercpuRef {
         for (int i = PAD; i < s.length; i += PAD) {
             units += getAndSetSlot(s, i, SEALED) & ~LOW_BITS;
         }
-        fresh[PAD] = units;
+        fresh[PAD] += units; // keeps the first stripe's claim: the units have no low bits
         stripes = fresh; // release: the new table, its sum included, is published
         endSwitchLocked(0, 0);
     }
@@ -1400,7 +1432,7 @@ public final class PercpuRef {
                 units += getAndSetSlot(s, i, SEALED) & ~LOW_BITS;
             }
         }
-        long sum = units >> UNIT_SHIFT;
+        long sum = slotSum(units, count - BIAS);
         long c = (long) COUNT.getAndAdd(this, sum - BIAS) + sum - BIAS;
         if (c < 1 && !(zeroReleases && c == 0)) {
             // kill() still holds the initial reference (dropped after confirm), so its true count
@@ -1558,7 +1590,19 @@ public final class PercpuRef {
                 }
             }
         }
-        return Math.max(0, count - BIAS + (units >> UNIT_SHIFT));
+        long atomic = count - BIAS;
+        return Math.max(0, atomic + slotSum(units, atomic));
+    }
+
+    /**
+     * The references the slots carry, from their sum {@code units} (known modulo 2^64, so the count
+     * modulo 2^51) and the atomic part {@code atomic}: the value that makes the total
+     * {@code atomic + slots} lie in [-2^50, 2^50). Exact while the true total does, whatever the
+     * slots and the atomic part carry apart (a slot that only takes puts falls for ever).
+     */
+    private static long slotSum(long units, long atomic) {
+        long total = ((atomic << UNIT_SHIFT) + units) >> UNIT_SHIFT;
+        return total - atomic;
     }
 
     /** The configured name (or a generated {@code percpu-ref-N}). */

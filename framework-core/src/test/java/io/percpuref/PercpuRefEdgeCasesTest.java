@@ -101,18 +101,18 @@ class PercpuRefEdgeCasesTest {
 
         @Test
         void afterAFoldFarAboveTheMaximumAtomicGetsAreRefusedAndTheCountNeverWraps() {
-            PercpuRef ref = builder("fold-2^61").build();
-            for (int i = 0; i < 8192; i++) {   // 8192 * 2^48 = 2^61 references, each get(n) legal
+            PercpuRef ref = builder("fold-3-max").build();
+            for (int i = 0; i < 3; i++) {      // 3 * 2^48 references (the fold is exact below 2^50), each get(n) legal
                 ref.get(PercpuRef.MAX_COUNT);
             }
 
             ref.kill();
 
             assertThat(reported).singleElement().satisfies(e -> assertThat(e.getMessage()).contains("above the maximum"));
-            assertThat(ref.approximateCount()).isEqualTo(1L << 61);
+            assertThat(ref.approximateCount()).isEqualTo(3 * PercpuRef.MAX_COUNT);
             assertThatIllegalArgumentException().isThrownBy(ref::get);
             assertThatIllegalArgumentException().isThrownBy(() -> ref.get(PercpuRef.MAX_COUNT));
-            assertThat(ref.approximateCount()).isEqualTo(1L << 61);
+            assertThat(ref.approximateCount()).isEqualTo(3 * PercpuRef.MAX_COUNT);
         }
 
         @Test
@@ -144,17 +144,16 @@ class PercpuRefEdgeCasesTest {
          * atomic count, which fell to 1 another 2^15 hand-offs later, so that one more put of a
          * single reference ran release in per-CPU mode while the initial reference and the taker's
          * own reference were held. The stripe arithmetic now wraps without ever looking sealed: a
-         * slot counts in units of 2^13 below which only the seal bit and the owner tag live, and one
-         * add puts at most MAX_SLOT_ADD = 2^32 references on a slot, so 2^19 hand-offs wrap the
-         * dropper's slot through its whole range (and 2^18 more would have reached the count).
+         * slot counts in units of 2^13, below which only the seal bit and the owner tag live (here
+         * the dropper's slot wraps every 16 hand-offs).
          */
         @Test
         @Timeout(120)
         void handOffsDriftingAStripeThroughItsWholeRangeNeverReleaseWhileHeld() throws Exception {
             PercpuRef ref = builder("hand-off").stripes(1 << 16).build();
             ref.inflate();
-            long n = PercpuRef.MAX_SLOT_ADD;        // the most one add puts on a slot
-            long handOffs = (1L << 19) + (1L << 18) + 1;  // 2^19 of 2^32 wrap a slot's 2^51 range
+            long n = PercpuRef.MAX_COUNT / 2;
+            long handOffs = (1L << 16) + (1L << 15) + 1;
             AtomicLong given = new AtomicLong();
             AtomicLong dropped = new AtomicLong();
             AtomicInteger[] stripeOf = {new AtomicInteger(), new AtomicInteger()};

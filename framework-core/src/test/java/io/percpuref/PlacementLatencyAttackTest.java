@@ -22,6 +22,16 @@ class PlacementLatencyAttackTest {
             warm.get();
             warm.put();
         }
+        for (int i = 0; i < 120; i++) {                      // and the search (interpreted, a cold one takes ms)
+            Thread t = new Thread(() -> {
+                for (int k = 0; k < 3; k++) {
+                    warm.get();
+                    warm.put();
+                }
+            });
+            t.start();
+            t.join();
+        }
         java.util.List<String> slow = new java.util.concurrent.CopyOnWriteArrayList<>();
         PercpuRef ref = PercpuRef.builder().name("latency").stripes(64).onRelease(r -> { }).build();
         ref.inflate();

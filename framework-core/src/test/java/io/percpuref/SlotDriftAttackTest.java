@@ -9,16 +9,16 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /**
- * Attack: slots count modulo 2^51 (units of 2^13), while adds above MAX_SLOT_ADD (2^32) go to the
- * atomic counter, which is exact to 2^62. Batches taken in chunks of 2^32 (slot) and dropped in one
+ * Attack (on f48da9b, where adds above 2^32 went to the atomic counter): slots count modulo 2^51
+ * (units of 2^13), the atomic counter exactly. Batches taken in chunks of 2^32 (slot) and dropped in one
  * put above 2^32 (atomic) move references from the atomic part to the slots for ever, although
  * the count itself never exceeds 2^40 (far below MAX_COUNT). After 2^50 of such drift the slot sum
  * wraps and the fold is off by 2^51.
  */
 class SlotDriftAttackTest {
 
-    private static final long CHUNK = PercpuRef.MAX_SLOT_ADD;      // 2^32: still counted on a slot
-    private static final long BATCH = CHUNK << 8;                   // 2^40: counted on the atomic counter
+    private static final long CHUNK = 1L << 32;                     // 2^32: counted on a slot
+    private static final long BATCH = CHUNK << 8;                   // 2^40: counted on the atomic counter on f48da9b
 
     @Test
     void batchesGotInChunksAndPutAtOnceKeepTheCountExact() {
@@ -46,7 +46,8 @@ class SlotDriftAttackTest {
 
     /**
      * MAX_COUNT's javadoc: "In per-CPU mode no thread knows the total, so a total above it is found,
-     * and reported, at the next switch to atomic mode (the count stays exact up to 2^62)."
+     * and reported, at the next switch to atomic mode (the count stays exact up to 2^50)." Here
+     * twice the maximum, in slot-sized gets (on f48da9b 2^50 of them were reported as an over-put).
      */
     @Test
     void aPerCpuTotalAboveMaxCountIsReportedAsSuchAndStaysExact() {
@@ -54,13 +55,13 @@ class SlotDriftAttackTest {
         AtomicInteger releases = new AtomicInteger();
         PercpuRef ref = PercpuRef.builder().name("above-max").onRelease(r -> releases.incrementAndGet())
                 .errorReporter(reports::add).build();
-        for (int i = 0; i < 1 << 18; i++) {                         // 2^50 references, in slot-sized gets
+        for (int i = 0; i < 1 << 17; i++) {                         // 2^49 references, in slot-sized gets
             ref.get(CHUNK);
         }
         ref.kill();
         assertThat(reports).hasSize(1);
         assertThat(reports.get(0).getMessage()).contains("above the maximum").doesNotContain("over-put");
-        assertThat(ref.approximateCount()).isEqualTo(1L << 50);
+        assertThat(ref.approximateCount()).isEqualTo(1L << 49);
         assertThat(releases).hasValue(0);
     }
 }
