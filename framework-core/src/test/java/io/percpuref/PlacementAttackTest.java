@@ -115,12 +115,16 @@ class PlacementAttackTest {
             for (int attempt = 0; attempt < 200; attempt++) {
                 PercpuRef ref = ref("tags-" + attempt, 64);
                 ref.inflate();
-                for (ExecutorService executor : pool) {
-                    executor.submit(() -> {
-                        ref.get();
-                        ref.get();                      // the second get claims, or rebuilds on a collision
-                    }).get(10, TimeUnit.SECONDS);
-                }
+                long[] before;
+                int rounds = 0;
+                do {                                    // until a round changes no table: every claim confirmed
+                    before = table(ref);
+                    for (ExecutorService executor : pool) {
+                        executor.submit(() -> {
+                            ref.get();                  // claims or confirms, or rebuilds on a collision
+                        }).get(10, TimeUnit.SECONDS);
+                    }
+                } while (table(ref) != before && ++rounds < 20);
                 ref.growForTest();                      // doubles the table: every known key pre-claimed
                 long[] s = table(ref);
                 for (long id : ids) {
