@@ -83,9 +83,11 @@ import java.util.function.Consumer;
  *   released/confirmed and its stages complete. A callback executor that throws anything from
  *   {@code execute} is reported and the callback runs inline instead: no callback is lost.</li>
  *   <li><b>No global lock.</b> Mode switches of different refs never contend; each ref has its
- *   own small lock for its control operations, never taken by {@code get}/{@code tryGet}/
- *   {@code tryGetLive}, nor by a {@code put} unless it reads an atomic count equal to its
- *   {@code n} (it may then find the count has grown and just drop its references).</li>
+ *   own small lock for its control operations. {@code get}/{@code tryGet}/{@code tryGetLive}
+ *   never wait for it: a get that finds another thread on its stripe may rebuild the stripe table
+ *   under it, taken with {@code tryLock} (skipped if busy). A {@code put} takes it only if it reads
+ *   an atomic count equal to its {@code n} (it may then find the count has grown and just drop its
+ *   references).</li>
  * </ol>
  *
  * <p>See {@code docs/semantics.md} for the full contract and the kernel API mapping.
