@@ -159,7 +159,8 @@ public final class PercpuRef {
      * the commonest pair costs one tag comparison.
      *
      * Rebuild (under the control lock, taken by tryLock, per-CPU mode only) seals every stripe of the
-     * old table with getAndSet, puts the captured sum into the new table, whose stripes are claimed in
+     * old table with getAndSet, puts the captured sum (and the atomic part, leaving count at its bias)
+     * into the new table, whose stripes are claimed in
      * advance for the known threads, and publishes it, inside a switch sequence step. The old table is
      * never unsealed: a thread whose add finds a stripe sealed re-reads `stripes`; a new table means a
      * rebuild (retry there), the same one a switch (go to the atomic counter, whose bias keeps it off
@@ -168,7 +169,8 @@ public final class PercpuRef {
      * (1 ms), so a thread that has ended is dropped by the first rebuild a millisecond after its
      * claim was carried. Each table allows REBUILDS_PER_SIZE rebuilds at its
      * size; at the cap, when no multiplier places the known threads apart, it spreads them and
-     * settles (table[1] < 0; tried again once a millisecond old) and threads beyond it share.
+     * settles (table[1] < 0; retried after a back-off from 1 ms to 1 s, rebuilt only if that drops
+     * stale claims or places the threads apart) and threads beyond it share.
 
      * Linearizability of kill (Guarantee 3): kill sets DEAD (volatile write) and then seals every
      * slot, all before it returns. tryGetLive reads DEAD first; if it is clear, the thread adds to
@@ -265,6 +267,8 @@ public final class PercpuRef {
     private static final int BUILT = 3;
     /** A settled table may be rebuilt again (at a get that finds another's tag) once this old: 1 ms. */
     private static final long SETTLED_RETRY_NANOS = 1_000_000;
+    /** Doublings of {@link #SETTLED_RETRY_NANOS} while retries of a settled table gain nothing: 1 s. */
+    private static final int MAX_BACKOFF = 10;
     /** How long a claim carried into a new table counts without its thread's get confirming it: 1 ms. */
     private static final long CLAIM_NANOS = 1_000_000;
     /** Tag bit of a claim confirmed by its thread's own get (a rebuild carries claims unconfirmed). */
@@ -272,7 +276,7 @@ public final class PercpuRef {
     /** Rebuilds at the same size a table allows before it must grow (or, at the cap, settles). */
     private static final int REBUILDS_PER_SIZE = 8;
     /** Multipliers one search tries per table size when placing known threads on distinct stripes. */
-    private static final int PLACEMENT_TRIES = 1 << 12;
+    private static final int PLACEMENT_TRIES = 1 << 14;
     /** Multipliers tried when more threads than stripes are to be spread as evenly as possible. */
     private static final int SPREAD_TRIES = 1 << 12;
     /**
@@ -719,21 +723,35 @@ public final class PercpuRef {
      * table with one whose multiplier places every thread with a confirmed claim, and this one, on a
      * stripe of its own: at the same size while the table has rebuilds left and stripes for them
      * all, else doubled until such a multiplier is found or the cap is reached. The search
-     * ({@value #PLACEMENT_TRIES} multipliers per size, a fraction of a millisecond) runs outside the
+     * ({@value #PLACEMENT_TRIES} multipliers per size, about a millisecond) runs outside the
      * lock; the replacement under it, taken with {@code tryLock} (a counting thread never waits). At
      * the cap, a search that finds nothing is repeated at later collisions, up to
      * {@value #MAX_FAILED_SEARCHES} times; then (or at once with more threads than stripes) the
      * threads are spread as evenly as a multiplier can and the table settles: threads beyond the cap
-     * share. A settled table is tried again once it is {@value #SETTLED_RETRY_NANOS} ns old (at most
-     * one rebuild per millisecond while threads come and go), which drops the claims of threads that
-     * have ended.
+     * share. A settled table is tried again once it has waited its back-off ({@link #settledGain}),
+     * which drops the claims of threads that have ended.
      */
     private void placeApart(long[] s, long me) {
-        if (s[REBUILDS] < 0 && System.nanoTime() - s[BUILT] < SETTLED_RETRY_NANOS || control.isLocked()) {
+        if (stripeCount == 1 || control.isLocked()) {
             return;
         }
         int n = stripesOf(s);
-        int[] keys = knownKeys(s, (int) me & KEY_BITS);
+        int mine = (int) me & KEY_BITS;
+        // a settled table counts unconfirmed claims too: their threads may just not have run lately
+        int[] keys = knownKeys(s, mine, s[REBUILDS] < 0 || young(s));
+        // the rebuild budget of the next table if this one has settled: the back-off is reset only
+        // when the threads can be placed apart, and keeps doubling when only stale claims are dropped
+        long settledNext = -1;
+        if (s[REBUILDS] < 0) {
+            int gain = settledGain(s, keys, n);
+            if (gain < 0) {
+                return;
+            }
+            settledNext = gain > 0 ? -1 : Math.max(s[REBUILDS] - 1, -1 - MAX_BACKOFF);
+            if (gain == 0) {
+                keys = knownKeys(s, mine, false); // drop the stale claims
+            }
+        }
         int size = n;
         while (size < keys.length && size < stripeCount) {
             size <<= 1;
@@ -745,7 +763,8 @@ public final class PercpuRef {
         for (;;) {
             long best = keys.length <= size ? placement(keys, size) : 0;
             if (best != 0) {
-                fresh = newTable(size, best, size > n ? REBUILDS_PER_SIZE : s[REBUILDS] - 1, keys);
+                long rebuilds = s[REBUILDS] < 0 ? settledNext : size > n ? REBUILDS_PER_SIZE : s[REBUILDS] - 1;
+                fresh = newTable(size, best, rebuilds, keys);
                 break;
             }
             if (size < stripeCount) {
@@ -757,7 +776,7 @@ public final class PercpuRef {
             }
             // At the cap and nothing places them apart: spread them as evenly as a multiplier can,
             // and settle. Rebuilt all the same, so that claims of threads that have ended age out.
-            fresh = newTable(size, spread(keys, size), -1, keys);
+            fresh = newTable(size, spread(keys, size), settledNext, keys);
             break;
         }
         if (!control.tryLock()) {
@@ -770,6 +789,41 @@ public final class PercpuRef {
         } finally {
             control.unlock();
         }
+    }
+
+    /**
+     * What a rebuild of settled table {@code s} (of {@code n} stripes) may gain: 1 if a multiplier
+     * places {@code keys} apart, 0 if it holds stale claims only (carried by a rebuild and not
+     * confirmed since: threads that have ended, or have not run), -1 if nothing or if it has not
+     * waited its back-off yet (1 ms, doubled at each retry that does not place the threads apart,
+     * up to about a second). When nothing, the claims are unconfirmed in place, so that those of
+     * threads that have ended are stale at the next retry, and the back-off doubles: threads beyond
+     * the cap cost a rebuild at most every second.
+     */
+    private static int settledGain(long[] s, int[] keys, int n) {
+        if (System.nanoTime() - s[BUILT] < SETTLED_RETRY_NANOS << Math.min(-s[REBUILDS] - 1, MAX_BACKOFF)) {
+            return -1;
+        }
+        if (keys.length <= n && placement(keys, n) != 0) {
+            return 1;
+        }
+        for (int i = PAD; i < s.length; i += PAD) {
+            long v = (long) SLOT.getVolatile(s, i);
+            if ((v & SEAL) == 0 && (v & LOW_BITS) != 0 && (v & MARK) == 0) {
+                return 0;
+            }
+        }
+        for (int i = PAD; i < s.length; i += PAD) {
+            for (;;) {
+                long v = (long) SLOT.getVolatile(s, i);
+                if ((v & (SEAL | MARK)) != MARK || SLOT.compareAndSet(s, i, v, v & ~MARK)) {
+                    break;
+                }
+            }
+        }
+        s[BUILT] = System.nanoTime();
+        s[REBUILDS] = Math.max(s[REBUILDS] - 1, -1 - MAX_BACKOFF);
+        return -1;
     }
 
     /**
@@ -845,20 +899,27 @@ public final class PercpuRef {
     }
 
     /**
-     * The keys of the threads that have claimed a stripe of {@code s}, and {@code mine} unless it is
-     * negative, without repeats. Claims a rebuild carried into {@code s} count while {@code s} is
-     * younger than {@value #CLAIM_NANOS} ns; after that only claims confirmed by their thread's get
-     * in {@code s} do (a thread that has not counted for that long may have ended).
+     * Whether table {@code s} is younger than {@value #CLAIM_NANOS} ns: its unconfirmed claims then
+     * count as known threads; later only confirmed ones do (a thread that has not counted for that
+     * long may have ended).
      */
-    private static int[] knownKeys(long[] s, int mine) {
+    private static boolean young(long[] s) {
+        return System.nanoTime() - s[BUILT] < CLAIM_NANOS;
+    }
+
+    /**
+     * The keys of the threads that have claimed a stripe of {@code s}, and {@code mine} unless it is
+     * negative, without repeats; claims a rebuild carried into {@code s} and no get has confirmed
+     * since only if {@code unconfirmed}.
+     */
+    private static int[] knownKeys(long[] s, int mine, boolean unconfirmed) {
         int[] keys = new int[stripesOf(s) + 1];
         int k = 0;
         if (mine >= 0) {
             keys[k++] = mine;
         }
-        boolean young = System.nanoTime() - s[BUILT] < CLAIM_NANOS;
         for (int i = PAD; i < s.length; i += PAD) {
-            int key = keyOf((long) SLOT.getVolatile(s, i), young);
+            int key = keyOf((long) SLOT.getVolatile(s, i), unconfirmed);
             if (key >= 0 && (key != mine) && indexOf(keys, k, key) < 0) {
                 keys[k++] = key;
             }
@@ -877,7 +938,8 @@ public final class PercpuRef {
 
     /**
      * Replaces table {@code s} by {@code fresh}, per-CPU mode, under the control lock: seals every
-     * stripe of {@code s} with {@code getAndSet}, which captures its exact value, puts the sum into
+     * stripe of {@code s} with {@code getAndSet}, which captures its exact value, puts the sum (and the
+     * atomic part, so that it never drifts far from the bias) into
      * the first stripe of {@code fresh} and publishes it, inside a switch-sequence step so that
      * {@link #approximateCount()} never reads a half-moved table. The old table stays sealed: a thread
      * still adding to it gets an odd old value, finds the table replaced and counts in the new one;
@@ -891,7 +953,11 @@ public final class PercpuRef {
         for (int i = PAD; i < s.length; i += PAD) {
             units += getAndSetSlot(s, i, SEALED) & ~LOW_BITS;
         }
-        fresh[PAD] += units; // keeps the first stripe's claim: the units have no low bits
+        // The atomic part moves into the new table too, so that no rebuild leaves it drifting (adds
+        // that found a stripe sealed counted there): count keeps just its bias, never near zero.
+        long atomic = count - BIAS;
+        COUNT.getAndAdd(this, -atomic);
+        fresh[PAD] += units + (atomic << UNIT_SHIFT); // keeps the first stripe's claim: no low bits
         stripes = fresh; // release: the new table, its sum included, is published
         endSwitchLocked(0, 0);
     }
@@ -902,7 +968,7 @@ public final class PercpuRef {
         try {
             long[] s = stripes;
             if (s != null && s.length != 0 && stripesOf(s) < stripeCount && (state & ATOMIC) == 0) {
-                replaceTableLocked(s, newTable(stripesOf(s) << 1, s[MULTIPLIER], REBUILDS_PER_SIZE, knownKeys(s, -1)));
+                replaceTableLocked(s, newTable(stripesOf(s) << 1, s[MULTIPLIER], REBUILDS_PER_SIZE, knownKeys(s, -1, young(s))));
             }
         } finally {
             control.unlock();

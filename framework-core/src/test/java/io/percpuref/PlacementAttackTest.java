@@ -105,8 +105,13 @@ class PlacementAttackTest {
     void aRebuildKeepsTheClaimOfTheThreadPlacedOnTheFirstStripe() throws Exception {
         List<ExecutorService> pool = new ArrayList<>();
         try {
+            while ((new Thread(() -> { }).getId() + 1) % 64 != 0) {
+                Thread.onSpinWait();                    // the first pool thread's key is 0 mod 64: stripe 0 by key mod n
+            }
             for (int i = 0; i < 8; i++) {
-                pool.add(Executors.newSingleThreadExecutor());
+                ExecutorService executor = Executors.newSingleThreadExecutor();
+                executor.submit(() -> { }).get(10, TimeUnit.SECONDS);
+                pool.add(executor);
             }
             List<Long> ids = new ArrayList<>();
             for (ExecutorService executor : pool) {
