@@ -276,7 +276,7 @@ public final class PercpuRef {
     /** Rebuilds at the same size a table allows before it must grow (or, at the cap, settles). */
     private static final int REBUILDS_PER_SIZE = 8;
     /** Multipliers one search tries per table size when placing known threads on distinct stripes. */
-    private static final int PLACEMENT_TRIES = 1 << 14;
+    private static final int PLACEMENT_TRIES = 1 << 12;
     /** Multipliers tried when more threads than stripes are to be spread as evenly as possible. */
     private static final int SPREAD_TRIES = 1 << 12;
     /**
@@ -723,7 +723,7 @@ public final class PercpuRef {
      * table with one whose multiplier places every thread with a confirmed claim, and this one, on a
      * stripe of its own: at the same size while the table has rebuilds left and stripes for them
      * all, else doubled until such a multiplier is found or the cap is reached. The search
-     * ({@value #PLACEMENT_TRIES} multipliers per size, about a millisecond) runs outside the
+     * ({@value #PLACEMENT_TRIES} multipliers per size, a fraction of a millisecond once compiled) runs outside the
      * lock; the replacement under it, taken with {@code tryLock} (a counting thread never waits). At
      * the cap, a search that finds nothing is repeated at later collisions, up to
      * {@value #MAX_FAILED_SEARCHES} times; then (or at once with more threads than stripes) the
