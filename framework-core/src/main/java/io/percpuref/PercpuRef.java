@@ -608,29 +608,19 @@ public final class PercpuRef {
      * so the table may be rebuilt to place them apart ({@link #placeApart}).
      */
     private boolean afterMismatch(long[] s, int i, long me, long units, long old) {
-        for (;;) {
-            if ((old & SEAL) != 0) {
-                long[] now = stripes;
-                if (now == s || now == null || now.length == 0) {
-                    return false;
-                }
-                s = now; // sealed by a rebuild: count in the table that replaced it
-                i = stripeIndex(s, me);
-                old = getAndAddSlot(s, i, units);
-                if (((old ^ tag(me)) & LOW_BITS) == 0) {
-                    return true;
-                }
-                continue;
-            }
-            long low = old & LOW_BITS;
-            long mine = tag(me);
-            if (low == 0 || low == (mine & ~MARK)) {
-                claim(s, i, low, mine); // unclaimed, or claimed for this thread by a rebuild
-            } else if (low != mine) {
-                placeApart(s, me);
-            }
-            return true;
+        if ((old & SEAL) != 0) {
+            long[] now = stripes;
+            // sealed by a rebuild: count in the table that replaced it; else by a switch
+            return now != s && now != null && addToStripe(now, me, units);
         }
+        long low = old & LOW_BITS;
+        long mine = tag(me);
+        if (low == 0 || low == (mine & ~MARK)) {
+            claim(s, i, low, mine); // unclaimed, or claimed for this thread by a rebuild
+        } else if (low != mine) {
+            placeApart(s, me);
+        }
+        return true;
     }
 
     /**
@@ -652,14 +642,10 @@ public final class PercpuRef {
     }
 
     /**
-     * The key of the thread whose confirmed claim a slot holding {@code v} carries; -1 if it is
-     * sealed, unclaimed, or claimed by a rebuild for a thread that has not counted there since.
+     * The key of the thread whose claim a slot holding {@code v} carries; -1 if it is sealed,
+     * unclaimed, or (unless {@code unconfirmed}) claimed by a rebuild for a thread that has not
+     * counted there since.
      */
-    private static int keyOf(long v) {
-        return keyOf(v, false);
-    }
-
-    /** {@link #keyOf(long)}, counting an unconfirmed claim too if {@code unconfirmed}. */
     private static int keyOf(long v, boolean unconfirmed) {
         if ((v & SEAL) != 0 || (v & LOW_BITS) == 0 || !unconfirmed && (v & MARK) == 0) {
             return -1;
@@ -683,8 +669,7 @@ public final class PercpuRef {
      * stripes.
      */
     private static int stripeIndex(long[] s, long me) {
-        int mask = (s.length >>> 4) - 2;
-        return ((int) (((me & KEY_BITS) * s[MULTIPLIER]) >>> 40) & mask) * PAD + PAD;
+        return (stripeOf((int) me & KEY_BITS, s[MULTIPLIER], stripesOf(s)) + 1) * PAD;
     }
 
     /** The stripe a key lands on in a table of {@code n} stripes with multiplier {@code m}. */

@@ -155,10 +155,10 @@ class PlacementAttackTest {
      */
     @Test
     void aSealedSlotHasNoOwner() throws Exception {
-        Method keyOf = PercpuRef.class.getDeclaredMethod("keyOf", long.class);
+        Method keyOf = PercpuRef.class.getDeclaredMethod("keyOf", long.class, boolean.class);
         keyOf.setAccessible(true);
-        assertThat((int) keyOf.invoke(null, PercpuRef.SEALED)).as("keyOf(SEALED)").isNegative();
-        assertThat((int) keyOf.invoke(null, PercpuRef.SEALED + (5L << PercpuRef.UNIT_SHIFT)))
+        assertThat((int) keyOf.invoke(null, PercpuRef.SEALED, true)).as("keyOf(SEALED)").isNegative();
+        assertThat((int) keyOf.invoke(null, PercpuRef.SEALED + (5L << PercpuRef.UNIT_SHIFT), true))
                 .as("keyOf(sealed garbage)").isNegative();
     }
 }
