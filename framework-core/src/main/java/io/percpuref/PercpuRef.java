@@ -83,7 +83,7 @@ import java.util.function.Consumer;
  *   released/confirmed and its stages complete. A callback executor that throws anything from
  *   {@code execute} is reported and the callback runs inline instead: no callback is lost.</li>
  *   <li><b>No global lock.</b> Mode switches of different refs never contend; each ref has its
- *   own small lock for its control operations. {@code get}/{@code tryGet}/{@code tryGetLive}
+ *   own small lock for its control operations, made by the first one. {@code get}/{@code tryGet}/{@code tryGetLive}
  *   never wait for it: a get that finds another thread on its stripe may rebuild the stripe table
  *   under it, taken with {@code tryLock} (skipped if busy). A {@code put} takes it only if it reads
  *   an atomic count equal to its {@code n} (it may then find the count has grown and just drop its
@@ -154,7 +154,7 @@ public final class PercpuRef {
      * An unclaimed stripe (low bits 0) is claimed by CAS. Another thread's tag means two threads
      * share the stripe (the add has counted all the same: placement decides only where an add goes,
      * never whether it counts): placeApart searches, outside the lock, a multiplier that puts every
-     * tagged thread and this one on distinct stripes, at the same size or doubled up to stripeCount,
+     * tagged thread and this one on distinct stripes, at the same size or doubled up to stripeCount(),
      * and replaceTableLocked swaps the table. A put checks the seal only, so that the fast path of
      * the commonest pair costs one tag comparison.
      *
@@ -183,7 +183,8 @@ public final class PercpuRef {
      * there.
      *
      * Control operations (kill, switchToAtomic/Percpu, resurrect, reinit, and the put that takes the
-     * count to zero) serialize on this ref's own `control` lock. They never run user code while
+     * count to zero) serialize on this ref's own `control` lock, made by the first of them (CAS on
+     * the field; the release state of the life lives in it too). They never run user code while
      * holding it: callbacks are dispatched after unlock. The zero transition happens under the lock
      * so that RELEASED, the released stage of the life and count == 0 change together; resurrect
      * and reinit therefore see a consistent life. From that transition until the release callback
@@ -306,8 +307,15 @@ public final class PercpuRef {
     private static final int RELEASED = 1 << 3;
     /** A mode switch is moving the bias and the slot values: approximateCount() must not read now. */
     private static final int SWITCHING = 1 << 4;
-    /** One step of the switch sequence number kept in the bits above the flags (seqlock). */
-    private static final int SWITCH_SEQ = 1 << 5;
+    /** Constant: resurrect()/reinit() are permitted (allowReinit(), initAtomic() or initDead()). */
+    private static final int ALLOW_REINIT = 1 << 5;
+    /** Constant: log2 of the stripe cap, in the 5 bits from here. */
+    private static final int CAP_SHIFT = 6;
+    /**
+     * One step of the switch sequence number kept in the 21 bits above the flags and constants
+     * (seqlock; it wraps after 2^21 switches, which a reader would have to sleep through exactly).
+     */
+    private static final int SWITCH_SEQ = 1 << 11;
     /** How often approximateCount() tries to read between switches before it takes the lock. */
     private static final int OPTIMISTIC_READS = 64;
 
@@ -328,6 +336,7 @@ public final class PercpuRef {
     private static final VarHandle BASE;
     private static final VarHandle STRIPES;
     private static final VarHandle BASE_OWNER;
+    private static final VarHandle CONTROL;
     private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(long[].class);
 
     static {
@@ -336,7 +345,8 @@ public final class PercpuRef {
             COUNT = lookup.findVarHandle(PercpuRef.class, "count", long.class);
             BASE = lookup.findVarHandle(PercpuRef.class, "base", long.class);
             STRIPES = lookup.findVarHandle(PercpuRef.class, "stripes", long[].class);
-            BASE_OWNER = lookup.findVarHandle(PercpuRef.class, "baseOwner", long.class);
+            BASE_OWNER = lookup.findVarHandle(PercpuRef.class, "baseOwner", int.class);
+            CONTROL = lookup.findVarHandle(PercpuRef.class, "control", Control.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -346,61 +356,101 @@ public final class PercpuRef {
     private final String name;
     /** Runs once per life when the count reaches zero. */
     private final Consumer<? super PercpuRef> onRelease;
-    /** Runs once per kill, before the kill stage completes; may be null. */
-    private final Consumer<? super PercpuRef> onConfirmKill;
-    /** Where callbacks run; null means inline in the triggering thread. */
-    private final Executor callbackExecutor;
-    /** Per-ref error reporter; null means the process-wide default. */
-    private final Consumer<? super PercpuRefException> errorReporter;
-    /** Whether resurrect()/reinit() are permitted. */
-    private final boolean allowReinit;
-    /** Number of stripes once inflated (a power of two). */
-    private final int stripeCount;
-    /** Serializes this ref's control operations; never held while user code runs. */
-    private final ReentrantLock control = new ReentrantLock();
+    /** The confirm callback, callback executor and error reporter; null when none is set. */
+    private final Hooks hooks;
+    /**
+     * Serializes this ref's control operations and holds the release state of the current life;
+     * made by the first control operation (most refs are never killed, switched or rebuilt), then
+     * kept. Never held while user code runs.
+     */
+    private volatile Control control;
 
     /** The atomic part of the count; BIAS-ed in per-CPU mode. Changed only by atomic RMW. */
     private volatile long count;
     /** The per-CPU slot used before inflation; SEALED in atomic mode. */
     private volatile long base;
     /**
-     * Id of the thread that adds to {@link #base} by getAndAdd (0: none yet); set once, by CAS, by
-     * the first thread that counts on base. Read plainly: only the owner can read its own id here.
+     * Low 32 bits of the id of the thread that adds to {@link #base} by getAndAdd (0: none yet); set
+     * once, by CAS, by the first thread that counts on base. Read plainly: only the owner can read
+     * its own id here. Two threads whose ids are equal in their low 32 bits both add by getAndAdd,
+     * which counts the same (only the contention signal that inflates is lost between them).
      */
-    private long baseOwner;
+    private int baseOwner;
     /** null (not inflated), SEALED_NO_STRIPES (sealed before inflation), or the padded stripes. */
     private volatile long[] stripes;
-    /** DEAD | ATOMIC | FORCE_ATOMIC | RELEASED | SWITCHING, and the switch sequence; written only under {@link #control}. */
+    /**
+     * DEAD | ATOMIC | FORCE_ATOMIC | RELEASED | SWITCHING, the switch sequence, and two constants set
+     * at construction (ALLOW_REINIT, log2 of the stripe cap); written only under {@link #control}.
+     */
     private volatile int state;
-    /** Completes after the release callback of the current life; created lazily. Written under control. */
-    private volatile CompletableFuture<Void> releasedStage;
-    /** The thread running the release callback right now, or null: it must not wait for itself. */
-    private volatile Thread releaser;
-    /** The release task of the releasing life (runs at most once), so that a waiter can run it itself. */
-    private volatile Runnable pendingRelease;
 
     private PercpuRef(Builder b) {
         this.name = b.name != null ? b.name : "percpu-ref-" + UNNAMED.incrementAndGet();
         this.onRelease = b.onRelease;
-        this.onConfirmKill = b.onConfirmKill;
-        this.callbackExecutor = b.callbackExecutor;
-        this.errorReporter = b.errorReporter;
-        this.allowReinit = b.allowReinit || b.initAtomic || b.initDead;
-        this.stripeCount = b.stripes != 0 ? b.stripes : defaultStripes();
+        this.hooks = b.onConfirmKill != null || b.callbackExecutor != null || b.errorReporter != null
+                ? new Hooks(b.onConfirmKill, b.callbackExecutor, b.errorReporter) : null;
+        int cap = b.stripes != 0 ? b.stripes : defaultStripes();
+        int constants = (b.allowReinit || b.initAtomic || b.initDead ? ALLOW_REINIT : 0)
+                | Integer.numberOfTrailingZeros(cap) << CAP_SHIFT;
         if (b.initDead) {
             this.count = 0;
             this.base = SEALED;
             this.stripes = SEALED_NO_STRIPES;
-            this.state = DEAD | RELEASED | ATOMIC | (b.initAtomic ? FORCE_ATOMIC : 0);
-            this.releasedStage = CompletableFuture.completedFuture(null);
+            this.state = constants | DEAD | RELEASED | ATOMIC | (b.initAtomic ? FORCE_ATOMIC : 0);
+            Control c = new Control();
+            c.releasedStage = CompletableFuture.completedFuture(null);
+            this.control = c;
         } else if (b.initAtomic) {
             this.count = 1;
             this.base = SEALED;
             this.stripes = SEALED_NO_STRIPES;
-            this.state = ATOMIC | FORCE_ATOMIC;
+            this.state = constants | ATOMIC | FORCE_ATOMIC;
         } else {
             this.count = BIAS + 1;
-            this.state = 0;
+            this.state = constants;
+        }
+    }
+
+    /** This ref's control lock and release state, made on first use. */
+    private Control control() {
+        Control c = control;
+        return c != null ? c : makeControl();
+    }
+
+    private Control makeControl() {
+        Control fresh = new Control();
+        Control witness = (Control) CONTROL.compareAndExchange(this, (Control) null, fresh);
+        return witness != null ? witness : fresh;
+    }
+
+    /**
+     * The control lock, with the release state of the current life: written under the lock, read
+     * without it where noted. Separate from the ref so that a ref that is only counted carries neither.
+     */
+    @SuppressWarnings("serial") // never serialized: private to the ref
+    private static final class Control extends ReentrantLock {
+        /** Completes after the release callback of the current life; created lazily. Written under the lock. */
+        volatile CompletableFuture<Void> releasedStage;
+        /** The thread running the release callback right now, or null: it must not wait for itself. */
+        volatile Thread releaser;
+        /** The release task of the releasing life (runs at most once), so that a waiter can run it itself. */
+        volatile Runnable pendingRelease;
+    }
+
+    /** The builder's rarely set callbacks, kept out of the ref when none is set. */
+    private static final class Hooks {
+        /** Runs once per kill, before the kill stage completes; may be null. */
+        final Consumer<? super PercpuRef> onConfirmKill;
+        /** Where callbacks run; null means inline in the triggering thread. */
+        final Executor callbackExecutor;
+        /** Per-ref error reporter; null means the process-wide default. */
+        final Consumer<? super PercpuRefException> errorReporter;
+
+        Hooks(Consumer<? super PercpuRef> onConfirmKill, Executor callbackExecutor,
+                Consumer<? super PercpuRefException> errorReporter) {
+            this.onConfirmKill = onConfirmKill;
+            this.callbackExecutor = callbackExecutor;
+            this.errorReporter = errorReporter;
         }
     }
 
@@ -543,7 +593,7 @@ public final class PercpuRef {
         long[] s = stripes;
         long me = currentThreadId();
         if (s == null) {
-            if (baseOwner == me) {
+            if (baseOwner == (int) me) {
                 // base's owner adds with one getAndAdd, like a stripe (an odd old value: sealed)
                 return (getAndAddBase(delta << UNIT_SHIFT) & SEAL) == 0;
             }
@@ -559,7 +609,7 @@ public final class PercpuRef {
      * cannot give one).
      */
     private boolean addToSharedBase(long me, long units) {
-        if (baseOwner == 0 && BASE_OWNER.compareAndSet(this, 0L, me)) {
+        if (baseOwner == 0 && BASE_OWNER.compareAndSet(this, 0, (int) me)) {
             return (getAndAddBase(units) & SEAL) == 0;
         }
         long v = base;
@@ -654,7 +704,7 @@ public final class PercpuRef {
     }
 
     /*
-     * Stripe table layout: a table of n stripes (a power of two, up to stripeCount) is a
+     * Stripe table layout: a table of n stripes (a power of two, up to stripeCount()) is a
      * long[16 (n + 1)]. Stripe k's slot is at index 16 (k + 1): 128 bytes from the next slot, from
      * the array header (which every add reads for its bounds check) and from whatever follows the
      * array, so no two of them share a 64-byte line or an adjacent-line pair. Index 0, on the header's
@@ -717,7 +767,9 @@ public final class PercpuRef {
      * which drops the claims of threads that have ended.
      */
     private void placeApart(long[] s, long me) {
-        if (stripeCount == 1 || control.isLocked()) {
+        int cap = stripeCount();
+        Control lock = control;
+        if (cap == 1 || lock != null && lock.isLocked()) {
             return;
         }
         int n = stripesOf(s);
@@ -738,11 +790,11 @@ public final class PercpuRef {
             }
         }
         int size = n;
-        while (size < keys.length && size < stripeCount) {
+        while (size < keys.length && size < cap) {
             size <<= 1;
         }
         if (size == n && s[REBUILDS] == 0) {
-            size = Math.min(n << 1, stripeCount);
+            size = Math.min(n << 1, cap);
         }
         long[] fresh;
         for (;;) {
@@ -752,7 +804,7 @@ public final class PercpuRef {
                 fresh = newTable(size, best, rebuilds, keys);
                 break;
             }
-            if (size < stripeCount) {
+            if (size < cap) {
                 size <<= 1;
                 continue;
             }
@@ -764,7 +816,7 @@ public final class PercpuRef {
             fresh = newTable(size, spread(keys, size), settledNext, keys);
             break;
         }
-        if (!control.tryLock()) {
+        if (!control().tryLock()) {
             return;
         }
         try {
@@ -772,7 +824,7 @@ public final class PercpuRef {
                 replaceTableLocked(s, fresh);
             }
         } finally {
-            control.unlock();
+            control().unlock();
         }
     }
 
@@ -949,14 +1001,14 @@ public final class PercpuRef {
 
     /** Replaces the current table by one twice its size, up to the cap, if the ref is inflated and per-CPU (for tests). */
     void growForTest() {
-        control.lock();
+        control().lock();
         try {
             long[] s = stripes;
-            if (s != null && s.length != 0 && stripesOf(s) < stripeCount && (state & ATOMIC) == 0) {
+            if (s != null && s.length != 0 && stripesOf(s) < stripeCount() && (state & ATOMIC) == 0) {
                 replaceTableLocked(s, newTable(stripesOf(s) << 1, s[MULTIPLIER], REBUILDS_PER_SIZE, knownKeys(s, -1, young(s))));
             }
         } finally {
-            control.unlock();
+            control().unlock();
         }
     }
 
@@ -1023,9 +1075,9 @@ public final class PercpuRef {
         if (s != null) {
             return s;
         }
-        int n = Math.min(FIRST_TABLE, stripeCount);
+        int n = Math.min(FIRST_TABLE, stripeCount());
         int mine = (int) me & KEY_BITS;
-        int owner = (int) baseOwner & KEY_BITS;
+        int owner = baseOwner & KEY_BITS;
         int[] keys = baseOwner == 0 || mine == owner ? new int[] {mine} : new int[] {mine, owner};
         long m = keys.length == 1 || n == 1 ? 0 : placement(keys, n);
         long[] fresh = newTable(n, m != 0 ? m : KEY_MOD, REBUILDS_PER_SIZE, keys);
@@ -1132,7 +1184,7 @@ public final class PercpuRef {
      */
     private void putToZero(long n) {
         CompletableFuture<Void> stage;
-        control.lock();
+        control().lock();
         try {
             for (;;) {
                 long c = count;
@@ -1149,7 +1201,7 @@ public final class PercpuRef {
             }
             stage = zeroReachedLocked();
         } finally {
-            control.unlock();
+            control().unlock();
         }
         dispatchRelease(stage);
     }
@@ -1161,10 +1213,11 @@ public final class PercpuRef {
      */
     private CompletableFuture<Void> zeroReachedLocked() {
         state |= RELEASED;
-        CompletableFuture<Void> stage = releasedStage;
+        Control c = control();
+        CompletableFuture<Void> stage = c.releasedStage;
         if (stage == null) {
             stage = new CompletableFuture<>();
-            releasedStage = stage;
+            c.releasedStage = stage;
         }
         return stage;
     }
@@ -1175,7 +1228,7 @@ public final class PercpuRef {
         dispatch(once, "release");
         if (!once.claimed.get()) {
             // queued, not started: a reinit()/resurrect() that would wait for it may run it instead
-            pendingRelease = once;
+            control().pendingRelease = once;
         }
     }
 
@@ -1215,7 +1268,7 @@ public final class PercpuRef {
     private CompletionStage<Void> killAndConfirm(Consumer<? super PercpuRef> confirm) {
         CompletableFuture<Void> confirmed = new CompletableFuture<>();
         long folded;
-        control.lock();
+        control().lock();
         try {
             int s = state;
             if ((s & RELEASED) != 0) {
@@ -1228,7 +1281,7 @@ public final class PercpuRef {
             state = s | DEAD;
             folded = (s & ATOMIC) == 0 ? switchToAtomicLocked(false) : 1;
         } finally {
-            control.unlock();
+            control().unlock();
         }
         reportFold(folded);
         // The initial reference is still held, so release cannot run before confirm.
@@ -1245,7 +1298,7 @@ public final class PercpuRef {
     private void confirmAndDropInitial(Consumer<? super PercpuRef> confirm, CompletableFuture<Void> confirmed) {
         try {
             try {
-                runCallback(onConfirmKill, "confirm");
+                runCallback(hooks != null ? hooks.onConfirmKill : null, "confirm");
             } finally {
                 try {
                     runCallback(confirm, "confirm");
@@ -1282,7 +1335,7 @@ public final class PercpuRef {
     public void switchToAtomicSync() {
         long folded;
         CompletableFuture<Void> release = null;
-        control.lock();
+        control().lock();
         try {
             int s = state;
             state = s | FORCE_ATOMIC;
@@ -1294,7 +1347,7 @@ public final class PercpuRef {
                 release = zeroReachedLocked();
             }
         } finally {
-            control.unlock();
+            control().unlock();
         }
         if (folded != 0) {
             reportFold(folded);
@@ -1309,7 +1362,7 @@ public final class PercpuRef {
      * Equivalent to {@code percpu_ref_switch_to_percpu}.
      */
     public void switchToPercpu() {
-        control.lock();
+        control().lock();
         try {
             int s = state & ~FORCE_ATOMIC;
             state = s;
@@ -1317,7 +1370,7 @@ public final class PercpuRef {
                 switchToPercpuLocked();
             }
         } finally {
-            control.unlock();
+            control().unlock();
         }
     }
 
@@ -1367,7 +1420,7 @@ public final class PercpuRef {
     private void startNextLife(String op, int requiredFlags, String wrongState) {
         for (;;) {
             CompletableFuture<Void> releasing;
-            control.lock();
+            control().lock();
             try {
                 requireReinitAllowed(op);
                 if ((state & requiredFlags) == 0) {
@@ -1379,7 +1432,7 @@ public final class PercpuRef {
                     return;
                 }
             } finally {
-                control.unlock();
+                control().unlock();
             }
             awaitReleaseCallback(releasing, op);
         }
@@ -1390,20 +1443,21 @@ public final class PercpuRef {
         if ((state & RELEASED) == 0) {
             return null;
         }
-        CompletableFuture<Void> stage = releasedStage;
+        CompletableFuture<Void> stage = control().releasedStage;
         return stage.isDone() ? null : stage;
     }
 
     /** Waits, without the lock, until the release callback of this life has finished. */
     private void awaitReleaseCallback(CompletableFuture<Void> releasing, String op) {
-        if (releaser == Thread.currentThread()) {
+        Control c = control();
+        if (c.releaser == Thread.currentThread()) {
             throw misuse(op + " called from the release callback of the life it would end; start the next"
                     + " life once the callback has returned, e.g. from released().thenRun(...)");
         }
         boolean interrupted = false;
         try {
             for (;;) {
-                Runnable task = pendingRelease;
+                Runnable task = c.pendingRelease;
                 if (task != null) {
                     // Runs the release here unless the executor has started it (at most once): a
                     // waiter on the executor's own thread, or behind an executor that dropped the
@@ -1431,7 +1485,7 @@ public final class PercpuRef {
     }
 
     private void requireReinitAllowed(String op) {
-        if (!allowReinit) {
+        if ((state & ALLOW_REINIT) == 0) {
             throw misuse(op + " requires a ref built with allowReinit(), initAtomic() or initDead()");
         }
     }
@@ -1446,8 +1500,9 @@ public final class PercpuRef {
     private void startLifeLocked() {
         int s = state;
         if ((s & RELEASED) != 0) {
-            releasedStage = null;
-            pendingRelease = null;
+            Control c = control();
+            c.releasedStage = null;
+            c.pendingRelease = null;
         }
         COUNT.getAndAdd(this, 1L);
         s &= ~(DEAD | RELEASED);
@@ -1546,14 +1601,15 @@ public final class PercpuRef {
      * or {@link #reinit()}, a new stage is returned for the new life.
      */
     public CompletionStage<Void> released() {
-        control.lock();
+        Control c = control();
+        c.lock();
         try {
-            if (releasedStage == null) {
-                releasedStage = new CompletableFuture<>();
+            if (c.releasedStage == null) {
+                c.releasedStage = new CompletableFuture<>();
             }
-            return releasedStage.minimalCompletionStage();
+            return c.releasedStage.minimalCompletionStage();
         } finally {
-            control.unlock();
+            c.unlock();
         }
     }
 
@@ -1606,11 +1662,11 @@ public final class PercpuRef {
             }
             Thread.onSpinWait();
         }
-        control.lock();
+        control().lock();
         try {
             return readCount(state);
         } finally {
-            control.unlock();
+            control().unlock();
         }
     }
 
@@ -1621,7 +1677,7 @@ public final class PercpuRef {
 
     /** The number of stripes the ref inflates to. */
     int stripeCount() {
-        return stripeCount;
+        return 1 << (state >>> CAP_SHIFT & 31);
     }
 
     /** The count as seen in mode {@code s}, which must not be switching. */
@@ -1684,7 +1740,8 @@ public final class PercpuRef {
 
     /** For a released ref: whether the release callback of this life has returned (not releasing). */
     private boolean releaseCallbackReturned() {
-        CompletableFuture<Void> stage = releasedStage;
+        Control c = control;
+        CompletableFuture<Void> stage = c != null ? c.releasedStage : null;
         return stage == null || stage.isDone();
     }
 
@@ -1693,11 +1750,12 @@ public final class PercpuRef {
      * whatever the callback threw: a waiting reinit()/resurrect() proceeds once the stage is done.
      */
     private void runRelease(CompletableFuture<Void> stage) {
-        releaser = Thread.currentThread();
+        Control c = control();
+        c.releaser = Thread.currentThread();
         try {
             runCallback(onRelease, "release");
         } finally {
-            releaser = null;
+            c.releaser = null;
             stage.complete(null);
         }
     }
@@ -1724,13 +1782,14 @@ public final class PercpuRef {
      * if the executor both ran or queued it and then threw.
      */
     private void dispatch(Runnable task, String what) {
-        if (callbackExecutor == null) {
+        Executor executor = hooks != null ? hooks.callbackExecutor : null;
+        if (executor == null) {
             task.run();
             return;
         }
         Once once = task instanceof Once ? (Once) task : new Once(task);
         try {
-            callbackExecutor.execute(once);
+            executor.execute(once);
         } catch (Throwable t) {
             if (t == once.failure) {
                 throw sneaky(t); // the task ran inline and threw: not a failure of the executor
@@ -1771,7 +1830,8 @@ public final class PercpuRef {
 
     private void report(String message, Throwable cause) {
         PercpuRefException e = new PercpuRefException(name, describeState(), message, cause);
-        Consumer<? super PercpuRefException> reporter = errorReporter != null ? errorReporter : defaultErrorReporter;
+        Consumer<? super PercpuRefException> own = hooks != null ? hooks.errorReporter : null;
+        Consumer<? super PercpuRefException> reporter = own != null ? own : defaultErrorReporter;
         try {
             reporter.accept(e);
         } catch (Throwable t) {
