@@ -138,8 +138,8 @@ public final class PercpuRef {
      * unsealed on the way back to per-CPU mode.
      *
      * Inflation: a new ref has no stripe table (stripes == null) and counts through `base`, so an
-     * idle ref costs one object. The first thread to count on base owns it (`baseOwner`, its thread
-     * id, set once by CAS) and adds there by getAndAdd, like a stripe; every other thread adds to
+     * idle ref costs one object. The first thread to count on base owns it (`baseOwner`, the low 24
+     * bits of its thread id, set once by CAS) and adds there by getAndAdd, like a stripe; every other thread adds to
      * base by load + CAS. A lost CAS on base that is not caused by sealing inflates: a table of
      * FIRST_TABLE (2) stripes, whose multiplier places the inflating thread and base's owner apart,
      * is CAS-published into `stripes`. (The owner's getAndAdd never fails, so a ref used by its owner
@@ -307,15 +307,14 @@ public final class PercpuRef {
     private static final int RELEASED = 1 << 3;
     /** A mode switch is moving the bias and the slot values: approximateCount() must not read now. */
     private static final int SWITCHING = 1 << 4;
-    /** Constant: resurrect()/reinit() are permitted (allowReinit(), initAtomic() or initDead()). */
-    private static final int ALLOW_REINIT = 1 << 5;
-    /** Constant: log2 of the stripe cap, in the 5 bits from here. */
-    private static final int CAP_SHIFT = 6;
-    /**
-     * One step of the switch sequence number kept in the 21 bits above the flags and constants
-     * (seqlock; it wraps after 2^21 switches, which a reader would have to sleep through exactly).
-     */
-    private static final int SWITCH_SEQ = 1 << 11;
+    /** One step of the switch sequence number kept in the bits above the flags (seqlock). */
+    private static final int SWITCH_SEQ = 1 << 5;
+    /** The bits of {@link #baseOwner} that hold the owner's id (the low 24 bits of it; 0: none). */
+    private static final int OWNER_BITS = (1 << 24) - 1;
+    /** Constant bit of {@link #baseOwner}: log2 of the stripe cap, in the 5 bits from here. */
+    private static final int CAP_SHIFT = 24;
+    /** Constant bit of {@link #baseOwner}: resurrect()/reinit() are permitted (allowReinit(), initAtomic() or initDead()). */
+    private static final int ALLOW_REINIT = 1 << 29;
     /** How often approximateCount() tries to read between switches before it takes the lock. */
     private static final int OPTIMISTIC_READS = 64;
 
@@ -370,17 +369,19 @@ public final class PercpuRef {
     /** The per-CPU slot used before inflation; SEALED in atomic mode. */
     private volatile long base;
     /**
-     * Low 32 bits of the id of the thread that adds to {@link #base} by getAndAdd (0: none yet); set
-     * once, by CAS, by the first thread that counts on base. Read plainly: only the owner can read
-     * its own id here. Two threads whose ids are equal in their low 32 bits both add by getAndAdd,
-     * which counts the same (only the contention signal that inflates is lost between them).
+     * In {@link #OWNER_BITS}, the low 24 bits of the id of the thread that adds to {@link #base} by
+     * getAndAdd (0: none yet), set once, by CAS, by the first thread that counts on base; above them
+     * two constants set at construction, log2 of the stripe cap and {@link #ALLOW_REINIT}. Read
+     * plainly: only the owner can read its own id here. Two threads whose ids are equal in their low
+     * 24 bits both add by getAndAdd, which counts the same (only the contention signal that
+     * inflates is lost between them).
      */
     private int baseOwner;
     /** null (not inflated), SEALED_NO_STRIPES (sealed before inflation), or the padded stripes. */
     private volatile long[] stripes;
     /**
-     * DEAD | ATOMIC | FORCE_ATOMIC | RELEASED | SWITCHING, the switch sequence, and two constants set
-     * at construction (ALLOW_REINIT, log2 of the stripe cap); written only under {@link #control}.
+     * DEAD | ATOMIC | FORCE_ATOMIC | RELEASED | SWITCHING, and the switch sequence; written only
+     * under {@link #control}.
      */
     private volatile int state;
 
@@ -390,13 +391,13 @@ public final class PercpuRef {
         this.hooks = b.onConfirmKill != null || b.callbackExecutor != null || b.errorReporter != null
                 ? new Hooks(b.onConfirmKill, b.callbackExecutor, b.errorReporter) : null;
         int cap = b.stripes != 0 ? b.stripes : defaultStripes();
-        int constants = (b.allowReinit || b.initAtomic || b.initDead ? ALLOW_REINIT : 0)
+        this.baseOwner = (b.allowReinit || b.initAtomic || b.initDead ? ALLOW_REINIT : 0)
                 | Integer.numberOfTrailingZeros(cap) << CAP_SHIFT;
         if (b.initDead) {
             this.count = 0;
             this.base = SEALED;
             this.stripes = SEALED_NO_STRIPES;
-            this.state = constants | DEAD | RELEASED | ATOMIC | (b.initAtomic ? FORCE_ATOMIC : 0);
+            this.state = DEAD | RELEASED | ATOMIC | (b.initAtomic ? FORCE_ATOMIC : 0);
             Control c = new Control();
             c.releasedStage = CompletableFuture.completedFuture(null);
             this.control = c;
@@ -404,10 +405,10 @@ public final class PercpuRef {
             this.count = 1;
             this.base = SEALED;
             this.stripes = SEALED_NO_STRIPES;
-            this.state = constants | ATOMIC | FORCE_ATOMIC;
+            this.state = ATOMIC | FORCE_ATOMIC;
         } else {
             this.count = BIAS + 1;
-            this.state = constants;
+            this.state = 0;
         }
     }
 
@@ -435,6 +436,24 @@ public final class PercpuRef {
         volatile Thread releaser;
         /** The release task of the releasing life (runs at most once), so that a waiter can run it itself. */
         volatile Runnable pendingRelease;
+        /** The release of this life once its count has reached zero, else null. Written under the lock. */
+        volatile Release release;
+    }
+
+    /**
+     * One life's release: completes once the release callback has returned and the life's released
+     * stage has completed, with every dependent that runs synchronously in that completion. The
+     * next life waits for it. Internal: never handed out.
+     */
+    private static final class Release extends CompletableFuture<Void> {
+        /** The life's released stage, which released() hands out views of. */
+        final CompletableFuture<Void> stage;
+        /** The thread completing {@link #stage} right now, or null. */
+        volatile Thread completer;
+
+        Release(CompletableFuture<Void> stage) {
+            this.stage = stage;
+        }
     }
 
     /** The builder's rarely set callbacks, kept out of the ref when none is set. */
@@ -593,7 +612,7 @@ public final class PercpuRef {
         long[] s = stripes;
         long me = currentThreadId();
         if (s == null) {
-            if (baseOwner == (int) me) {
+            if (((baseOwner ^ (int) me) & OWNER_BITS) == 0) {
                 // base's owner adds with one getAndAdd, like a stripe (an odd old value: sealed)
                 return (getAndAddBase(delta << UNIT_SHIFT) & SEAL) == 0;
             }
@@ -609,7 +628,8 @@ public final class PercpuRef {
      * cannot give one).
      */
     private boolean addToSharedBase(long me, long units) {
-        if (baseOwner == 0 && BASE_OWNER.compareAndSet(this, 0, (int) me)) {
+        int owner = baseOwner;
+        if ((owner & OWNER_BITS) == 0 && BASE_OWNER.compareAndSet(this, owner, owner | (int) me & OWNER_BITS)) {
             return (getAndAddBase(units) & SEAL) == 0;
         }
         long v = base;
@@ -1078,7 +1098,7 @@ public final class PercpuRef {
         int n = Math.min(FIRST_TABLE, stripeCount());
         int mine = (int) me & KEY_BITS;
         int owner = baseOwner & KEY_BITS;
-        int[] keys = baseOwner == 0 || mine == owner ? new int[] {mine} : new int[] {mine, owner};
+        int[] keys = (baseOwner & OWNER_BITS) == 0 || mine == owner ? new int[] {mine} : new int[] {mine, owner};
         long m = keys.length == 1 || n == 1 ? 0 : placement(keys, n);
         long[] fresh = newTable(n, m != 0 ? m : KEY_MOD, REBUILDS_PER_SIZE, keys);
         // release: the table is published before any thread adds to it
@@ -1183,7 +1203,7 @@ public final class PercpuRef {
      * transition, the RELEASED flag and the capture of this life's released stage happen together.
      */
     private void putToZero(long n) {
-        CompletableFuture<Void> stage;
+        Release stage;
         control().lock();
         try {
             for (;;) {
@@ -1208,10 +1228,10 @@ public final class PercpuRef {
 
     /**
      * The zero transition of this life (a put, or a switch that found the count at zero): marks the
-     * ref RELEASED and returns the life's released stage, created if nobody has asked for it yet.
-     * The caller dispatches the release after unlocking.
+     * ref RELEASED and returns the life's release, whose released stage is created here if nobody
+     * has asked for it yet. The caller dispatches the release after unlocking.
      */
-    private CompletableFuture<Void> zeroReachedLocked() {
+    private Release zeroReachedLocked() {
         state |= RELEASED;
         Control c = control();
         CompletableFuture<Void> stage = c.releasedStage;
@@ -1219,12 +1239,14 @@ public final class PercpuRef {
             stage = new CompletableFuture<>();
             c.releasedStage = stage;
         }
-        return stage;
+        Release release = new Release(stage);
+        c.release = release;
+        return release;
     }
 
-    /** Dispatches the release of the life whose stage is {@code stage}; call after unlocking. */
-    private void dispatchRelease(CompletableFuture<Void> stage) {
-        Once once = new Once(() -> runRelease(stage));
+    /** Dispatches {@code release}; call after unlocking. */
+    private void dispatchRelease(Release release) {
+        Once once = new Once(() -> runRelease(release));
         dispatch(once, "release");
         if (!once.claimed.get()) {
             // queued, not started: a reinit()/resurrect() that would wait for it may run it instead
@@ -1334,7 +1356,7 @@ public final class PercpuRef {
      */
     public void switchToAtomicSync() {
         long folded;
-        CompletableFuture<Void> release = null;
+        Release release = null;
         control().lock();
         try {
             int s = state;
@@ -1401,8 +1423,12 @@ public final class PercpuRef {
      * <i>releasing</i>), this method waits for the callback to finish, or, if the callback executor
      * has not started it yet, runs it in the calling thread: the kernel idiom "wait until
      * {@link #isZero()}, then reinit" is safe, also on the executor's own thread or behind an
-     * executor that dropped the task, and the previous life's {@link #released()} stage is complete
-     * before the next life starts.
+     * executor that dropped the task. It also waits until the previous life's {@link #released()}
+     * stages are complete and the actions chained on them that run synchronously in their completion
+     * (their {@code thenRun} and the like, not the {@code ...Async} ones) have returned, unless it is
+     * called from one of those actions (the idiom {@code released().thenRun(ref::reinit)}: the actions
+     * that complete after it then run in the next life). Such an action must not wait for another
+     * thread's {@code reinit()}/{@code resurrect()} of the same ref, which waits for it.
      *
      * @throws IllegalStateException if the ref was built without {@code allowReinit}, its count is
      *                               not zero, or the caller is the release callback of the life it
@@ -1419,7 +1445,7 @@ public final class PercpuRef {
      */
     private void startNextLife(String op, int requiredFlags, String wrongState) {
         for (;;) {
-            CompletableFuture<Void> releasing;
+            Release releasing;
             control().lock();
             try {
                 requireReinitAllowed(op);
@@ -1438,17 +1464,22 @@ public final class PercpuRef {
         }
     }
 
-    /** The released stage of this life if the ref is releasing (zero reached, callback not finished), else null. */
-    private CompletableFuture<Void> releasingStageLocked() {
+    /**
+     * The release of this life if the ref is releasing (zero reached, and the release callback or
+     * the completion of the released stage, with the dependents that run in it, not finished), else
+     * null. Null also in the thread completing the stage: a dependent of released() may start the
+     * next life (it would otherwise wait for itself).
+     */
+    private Release releasingStageLocked() {
         if ((state & RELEASED) == 0) {
             return null;
         }
-        CompletableFuture<Void> stage = control().releasedStage;
-        return stage.isDone() ? null : stage;
+        Release release = control().release;
+        return release == null || release.isDone() || release.completer == Thread.currentThread() ? null : release;
     }
 
-    /** Waits, without the lock, until the release callback of this life has finished. */
-    private void awaitReleaseCallback(CompletableFuture<Void> releasing, String op) {
+    /** Waits, without the lock, until {@code releasing} (the release of this life) has finished. */
+    private void awaitReleaseCallback(Release releasing, String op) {
         Control c = control();
         if (c.releaser == Thread.currentThread()) {
             throw misuse(op + " called from the release callback of the life it would end; start the next"
@@ -1465,7 +1496,7 @@ public final class PercpuRef {
                     task.run();
                 }
                 try {
-                    // completes normally whatever the callback did (runRelease); the timeout only
+                    // completes normally whatever the callback and the dependents did (runRelease); the timeout only
                     // re-checks pendingRelease, published just after the task was dispatched
                     releasing.get(10, TimeUnit.MILLISECONDS);
                     return;
@@ -1485,7 +1516,7 @@ public final class PercpuRef {
     }
 
     private void requireReinitAllowed(String op) {
-        if ((state & ALLOW_REINIT) == 0) {
+        if ((baseOwner & ALLOW_REINIT) == 0) {
             throw misuse(op + " requires a ref built with allowReinit(), initAtomic() or initDead()");
         }
     }
@@ -1502,6 +1533,7 @@ public final class PercpuRef {
         if ((s & RELEASED) != 0) {
             Control c = control();
             c.releasedStage = null;
+            c.release = null;
             c.pendingRelease = null;
         }
         COUNT.getAndAdd(this, 1L);
@@ -1677,7 +1709,7 @@ public final class PercpuRef {
 
     /** The number of stripes the ref inflates to. */
     int stripeCount() {
-        return 1 << (state >>> CAP_SHIFT & 31);
+        return 1 << (baseOwner >>> CAP_SHIFT & 31);
     }
 
     /** The count as seen in mode {@code s}, which must not be switching. */
@@ -1749,14 +1781,23 @@ public final class PercpuRef {
      * Runs the release callback, then ends the releasing phase by completing the life's stage,
      * whatever the callback threw: a waiting reinit()/resurrect() proceeds once the stage is done.
      */
-    private void runRelease(CompletableFuture<Void> stage) {
+    private void runRelease(Release release) {
         Control c = control();
-        c.releaser = Thread.currentThread();
+        Thread me = Thread.currentThread();
+        c.releaser = me;
         try {
             runCallback(onRelease, "release");
         } finally {
             c.releaser = null;
-            stage.complete(null);
+            release.completer = me;
+            try {
+                // the dependents that complete with the stage (released() stages handed out, their
+                // copies and synchronous actions) run here, in this life: the next one waits for them
+                release.stage.complete(null);
+            } finally {
+                release.completer = null;
+                release.complete(null);
+            }
         }
     }
 
