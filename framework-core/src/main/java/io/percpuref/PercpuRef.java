@@ -246,6 +246,13 @@ public final class PercpuRef {
     /** Longs per stripe: 128 bytes, so two stripes never share a cache line or an adjacent pair. */
     static final int PAD = 16;
     /**
+     * Index of the first stripe: 64 bytes after the header line (the length, which every access
+     * reads for its bounds check, and the multiplier), and the table ends 56 bytes after the last
+     * stripe, so neither the header nor the next object in the heap shares a cache line with a
+     * stripe: {@code n} stripes take {@code 16 + 128 n} bytes.
+     */
+    static final int FIRST_STRIPE = 8;
+    /**
      * A slot counts in units of 2^UNIT_SHIFT: its low bits are the seal bit and, on a stripe, the
      * owner tag of the thread that claimed it, which no add can change.
      */
@@ -351,18 +358,21 @@ public final class PercpuRef {
         }
     }
 
-    /** Diagnostics name; appears in every exception and report. */
-    private final String name;
-    /** Runs once per life when the count reaches zero. */
-    private final Consumer<? super PercpuRef> onRelease;
-    /** The confirm callback, callback executor and error reporter; null when none is set. */
-    private final Hooks hooks;
-    /**
-     * Serializes this ref's control operations and holds the release state of the current life;
-     * made by the first control operation (most refs are never killed, switched or rebuilt), then
-     * kept. Never held while user code runs.
+    /*
+     * Cold padding ahead of the fields that every get/put touches (count, base, baseOwner, state,
+     * stripes). The JVM lays out a class's fields as longs, then ints, then references, each group
+     * in declaration order, and puts the first int into the 4 bytes after the header: so a ref is
+     * 96 bytes, its touched fields at offsets 48 to 76, and two refs allocated one after the other
+     * (a pool's refs built in a loop, or packed together by a copying collector) keep them 68 bytes
+     * apart, never on one cache line: without it, threads each counting on a ref of their own ran
+     * 3.5 times slower when their refs lay side by side (NeighbourRefsBenchmark). Checked by
+     * PercpuRefFootprintTest.
      */
-    private volatile Control control;
+    private int pad0;
+    private long pad1;
+    private long pad2;
+    private long pad3;
+    private long pad4;
 
     /** The atomic part of the count; BIAS-ed in per-CPU mode. Changed only by atomic RMW. */
     private volatile long count;
@@ -377,13 +387,25 @@ public final class PercpuRef {
      * inflates is lost between them).
      */
     private int baseOwner;
-    /** null (not inflated), SEALED_NO_STRIPES (sealed before inflation), or the padded stripes. */
-    private volatile long[] stripes;
     /**
      * DEAD | ATOMIC | FORCE_ATOMIC | RELEASED | SWITCHING, and the switch sequence; written only
      * under {@link #control}.
      */
     private volatile int state;
+    /** null (not inflated), SEALED_NO_STRIPES (sealed before inflation), or the padded stripes. */
+    private volatile long[] stripes;
+    /** Diagnostics name; appears in every exception and report. */
+    private final String name;
+    /** Runs once per life when the count reaches zero. */
+    private final Consumer<? super PercpuRef> onRelease;
+    /** The confirm callback, callback executor and error reporter; null when none is set. */
+    private final Hooks hooks;
+    /**
+     * Serializes this ref's control operations and holds the release state of the current life;
+     * made by the first control operation (most refs are never killed, switched or rebuilt), then
+     * kept. Never held while user code runs.
+     */
+    private volatile Control control;
 
     private PercpuRef(Builder b) {
         this.name = b.name != null ? b.name : "percpu-ref-" + UNNAMED.incrementAndGet();
@@ -436,25 +458,9 @@ public final class PercpuRef {
         volatile Thread releaser;
         /** The release task of the releasing life (runs at most once), so that a waiter can run it itself. */
         volatile Runnable pendingRelease;
-        /** The release of this life once its count has reached zero, else null. Written under the lock. */
-        volatile Release release;
     }
 
-    /**
-     * One life's release: completes once the release callback has returned and the life's released
-     * stage has completed, with every dependent that runs synchronously in that completion. The
-     * next life waits for it. Internal: never handed out.
-     */
-    private static final class Release extends CompletableFuture<Void> {
-        /** The life's released stage, which released() hands out views of. */
-        final CompletableFuture<Void> stage;
-        /** The thread completing {@link #stage} right now, or null. */
-        volatile Thread completer;
 
-        Release(CompletableFuture<Void> stage) {
-            this.stage = stage;
-        }
-    }
 
     /** The builder's rarely set callbacks, kept out of the ref when none is set. */
     private static final class Hooks {
@@ -725,9 +731,13 @@ public final class PercpuRef {
 
     /*
      * Stripe table layout: a table of n stripes (a power of two, up to stripeCount()) is a
-     * long[16 (n + 1)]. Stripe k's slot is at index 16 (k + 1): 128 bytes from the next slot, from
-     * the array header (which every add reads for its bounds check) and from whatever follows the
-     * array, so no two of them share a 64-byte line or an adjacent-line pair. Index 0, on the header's
+     * long[16 n]. Stripe k's slot is at index 8 + 16 k: 128 bytes from the next slot (no two stripes
+     * share a 64-byte line or an adjacent-line pair), 64 bytes from index 0 and 68 from the array's
+     * length (which every add reads for its bounds check), and 56 bytes from the end of the array, so
+     * 68 or more from the first field of whatever object follows: no stripe shares a line with the
+     * header or a neighbour (an adjacent-line pair is possible there: measured to cost nothing
+     * measurable on the AMD EPYC of docs/benchmarks.md, where 128 bytes at both ends made the 2-stripe
+     * table 400 bytes instead of 272). Index 0, on the header's
      * line, holds the table's placement multiplier and index 1 its rebuild budget; both are written
      * before the table is published (the budget is also set to "settled" later, racily: it only
      * decides whether to try a rebuild). The number of stripes is read off the length.
@@ -739,7 +749,7 @@ public final class PercpuRef {
      * stripes.
      */
     private static int stripeIndex(long[] s, long me) {
-        return (stripeOf((int) me & KEY_BITS, s[MULTIPLIER], stripesOf(s)) + 1) * PAD;
+        return stripeOf((int) me & KEY_BITS, s[MULTIPLIER], stripesOf(s)) * PAD + FIRST_STRIPE;
     }
 
     /** The stripe a key lands on in a table of {@code n} stripes with multiplier {@code m}. */
@@ -749,7 +759,7 @@ public final class PercpuRef {
 
     /** The number of stripes of table {@code s} (not SEALED_NO_STRIPES). */
     private static int stripesOf(long[] s) {
-        return (s.length >>> 4) - 1;
+        return s.length >>> 4;
     }
 
     /**
@@ -758,7 +768,7 @@ public final class PercpuRef {
      * them all apart).
      */
     private static long[] newTable(int n, long m, long rebuilds, int[] keys) {
-        long[] fresh = new long[(n + 1) * PAD];
+        long[] fresh = new long[n * PAD];
         fresh[MULTIPLIER] = m;
         fresh[REBUILDS] = rebuilds;
         fresh[BUILT] = System.nanoTime();
@@ -864,13 +874,13 @@ public final class PercpuRef {
         if (keys.length <= n && placement(keys, n) != 0) {
             return 1;
         }
-        for (int i = PAD; i < s.length; i += PAD) {
+        for (int i = FIRST_STRIPE; i < s.length; i += PAD) {
             long v = (long) SLOT.getVolatile(s, i);
             if ((v & SEAL) == 0 && (v & LOW_BITS) != 0 && (v & MARK) == 0) {
                 return 0;
             }
         }
-        for (int i = PAD; i < s.length; i += PAD) {
+        for (int i = FIRST_STRIPE; i < s.length; i += PAD) {
             for (;;) {
                 long v = (long) SLOT.getVolatile(s, i);
                 if ((v & (SEAL | MARK)) != MARK || SLOT.compareAndSet(s, i, v, v & ~MARK)) {
@@ -975,7 +985,7 @@ public final class PercpuRef {
         if (mine >= 0) {
             keys[k++] = mine;
         }
-        for (int i = PAD; i < s.length; i += PAD) {
+        for (int i = FIRST_STRIPE; i < s.length; i += PAD) {
             int key = keyOf((long) SLOT.getVolatile(s, i), unconfirmed);
             if (key >= 0 && (key != mine) && indexOf(keys, k, key) < 0) {
                 keys[k++] = key;
@@ -1007,14 +1017,14 @@ public final class PercpuRef {
     private void replaceTableLocked(long[] s, long[] fresh) {
         beginSwitchLocked();
         long units = 0;
-        for (int i = PAD; i < s.length; i += PAD) {
+        for (int i = FIRST_STRIPE; i < s.length; i += PAD) {
             units += getAndSetSlot(s, i, SEALED) & ~LOW_BITS;
         }
         // The atomic part moves into the new table too, so that no rebuild leaves it drifting (adds
         // that found a stripe sealed counted there): count keeps just its bias, never near zero.
         long atomic = count - BIAS;
         COUNT.getAndAdd(this, -atomic);
-        fresh[PAD] += units + (atomic << UNIT_SHIFT); // keeps the first stripe's claim: no low bits
+        fresh[FIRST_STRIPE] += units + (atomic << UNIT_SHIFT); // keeps the first stripe's claim: no low bits
         stripes = fresh; // release: the new table, its sum included, is published
         endSwitchLocked(0, 0);
     }
@@ -1203,7 +1213,7 @@ public final class PercpuRef {
      * transition, the RELEASED flag and the capture of this life's released stage happen together.
      */
     private void putToZero(long n) {
-        Release stage;
+        CompletableFuture<Void> stage;
         control().lock();
         try {
             for (;;) {
@@ -1228,10 +1238,10 @@ public final class PercpuRef {
 
     /**
      * The zero transition of this life (a put, or a switch that found the count at zero): marks the
-     * ref RELEASED and returns the life's release, whose released stage is created here if nobody
-     * has asked for it yet. The caller dispatches the release after unlocking.
+     * ref RELEASED and returns the life's released stage, created if nobody has asked for it yet.
+     * The caller dispatches the release after unlocking.
      */
-    private Release zeroReachedLocked() {
+    private CompletableFuture<Void> zeroReachedLocked() {
         state |= RELEASED;
         Control c = control();
         CompletableFuture<Void> stage = c.releasedStage;
@@ -1239,14 +1249,12 @@ public final class PercpuRef {
             stage = new CompletableFuture<>();
             c.releasedStage = stage;
         }
-        Release release = new Release(stage);
-        c.release = release;
-        return release;
+        return stage;
     }
 
-    /** Dispatches {@code release}; call after unlocking. */
-    private void dispatchRelease(Release release) {
-        Once once = new Once(() -> runRelease(release));
+    /** Dispatches the release of the life whose stage is {@code stage}; call after unlocking. */
+    private void dispatchRelease(CompletableFuture<Void> stage) {
+        Once once = new Once(() -> runRelease(stage));
         dispatch(once, "release");
         if (!once.claimed.get()) {
             // queued, not started: a reinit()/resurrect() that would wait for it may run it instead
@@ -1356,7 +1364,7 @@ public final class PercpuRef {
      */
     public void switchToAtomicSync() {
         long folded;
-        Release release = null;
+        CompletableFuture<Void> release = null;
         control().lock();
         try {
             int s = state;
@@ -1423,12 +1431,10 @@ public final class PercpuRef {
      * <i>releasing</i>), this method waits for the callback to finish, or, if the callback executor
      * has not started it yet, runs it in the calling thread: the kernel idiom "wait until
      * {@link #isZero()}, then reinit" is safe, also on the executor's own thread or behind an
-     * executor that dropped the task. It also waits until the previous life's {@link #released()}
-     * stages are complete and the actions chained on them that run synchronously in their completion
-     * (their {@code thenRun} and the like, not the {@code ...Async} ones) have returned, unless it is
-     * called from one of those actions (the idiom {@code released().thenRun(ref::reinit)}: the actions
-     * that complete after it then run in the next life). Such an action must not wait for another
-     * thread's {@code reinit()}/{@code resurrect()} of the same ref, which waits for it.
+     * executor that dropped the task. It does not wait for the actions chained on the previous
+     * life's {@link #released()} stages: those stages complete, and their actions run, in the
+     * releasing thread right after the callback, and may still be completing when the next life
+     * starts (an action may itself start it: {@code released().thenRun(ref::reinit)}).
      *
      * @throws IllegalStateException if the ref was built without {@code allowReinit}, its count is
      *                               not zero, or the caller is the release callback of the life it
@@ -1445,7 +1451,7 @@ public final class PercpuRef {
      */
     private void startNextLife(String op, int requiredFlags, String wrongState) {
         for (;;) {
-            Release releasing;
+            CompletableFuture<Void> releasing;
             control().lock();
             try {
                 requireReinitAllowed(op);
@@ -1465,21 +1471,21 @@ public final class PercpuRef {
     }
 
     /**
-     * The release of this life if the ref is releasing (zero reached, and the release callback or
-     * the completion of the released stage, with the dependents that run in it, not finished), else
-     * null. Null also in the thread completing the stage: a dependent of released() may start the
-     * next life (it would otherwise wait for itself).
+     * The released stage of this life if the ref is releasing (zero reached, callback not returned
+     * and stage not complete), else null. Only the stage itself: the views released() handed out,
+     * and the actions chained on them, complete in its completion, in the releasing thread, and are
+     * not waited for (an action may start the next life, or another ref's, which would wait for it).
      */
-    private Release releasingStageLocked() {
+    private CompletableFuture<Void> releasingStageLocked() {
         if ((state & RELEASED) == 0) {
             return null;
         }
-        Release release = control().release;
-        return release == null || release.isDone() || release.completer == Thread.currentThread() ? null : release;
+        CompletableFuture<Void> stage = control().releasedStage;
+        return stage.isDone() ? null : stage;
     }
 
-    /** Waits, without the lock, until {@code releasing} (the release of this life) has finished. */
-    private void awaitReleaseCallback(Release releasing, String op) {
+    /** Waits, without the lock, until the release callback of this life has finished. */
+    private void awaitReleaseCallback(CompletableFuture<Void> releasing, String op) {
         Control c = control();
         if (c.releaser == Thread.currentThread()) {
             throw misuse(op + " called from the release callback of the life it would end; start the next"
@@ -1496,7 +1502,7 @@ public final class PercpuRef {
                     task.run();
                 }
                 try {
-                    // completes normally whatever the callback and the dependents did (runRelease); the timeout only
+                    // completes normally whatever the callback did (runRelease); the timeout only
                     // re-checks pendingRelease, published just after the task was dispatched
                     releasing.get(10, TimeUnit.MILLISECONDS);
                     return;
@@ -1533,7 +1539,6 @@ public final class PercpuRef {
         if ((s & RELEASED) != 0) {
             Control c = control();
             c.releasedStage = null;
-            c.release = null;
             c.pendingRelease = null;
         }
         COUNT.getAndAdd(this, 1L);
@@ -1568,7 +1573,7 @@ public final class PercpuRef {
             s = (long[]) STRIPES.compareAndExchange(this, (long[]) null, SEALED_NO_STRIPES);
         }
         if (s != null) {
-            for (int i = PAD; i < s.length; i += PAD) {
+            for (int i = FIRST_STRIPE; i < s.length; i += PAD) {
                 units += getAndSetSlot(s, i, SEALED) & ~LOW_BITS;
             }
         }
@@ -1605,7 +1610,7 @@ public final class PercpuRef {
         if (s == SEALED_NO_STRIPES) {
             stripes = null;
         } else if (s != null) {
-            for (int i = PAD; i < s.length; i += PAD) {
+            for (int i = FIRST_STRIPE; i < s.length; i += PAD) {
                 setSlotVolatile(s, i, 0L);
             }
         }
@@ -1634,15 +1639,20 @@ public final class PercpuRef {
      */
     public CompletionStage<Void> released() {
         Control c = control();
+        CompletableFuture<Void> stage;
         c.lock();
         try {
-            if (c.releasedStage == null) {
-                c.releasedStage = new CompletableFuture<>();
+            stage = c.releasedStage;
+            if (stage == null) {
+                stage = new CompletableFuture<>();
+                c.releasedStage = stage;
             }
-            return c.releasedStage.minimalCompletionStage();
         } finally {
             c.unlock();
         }
+        // outside the lock: on a stage that is completing, making a view may run other holders'
+        // actions in this thread (CompletableFuture helps), and user code never runs under the lock
+        return stage.minimalCompletionStage();
     }
 
     /** True iff the ref is in atomic mode and its count is zero. Always false in per-CPU mode. */
@@ -1724,7 +1734,7 @@ public final class PercpuRef {
         }
         long[] st = stripes;
         if (st != null) {
-            for (int i = PAD; i < st.length; i += PAD) {
+            for (int i = FIRST_STRIPE; i < st.length; i += PAD) {
                 long x = slotVolatile(st, i);
                 if ((x & SEAL) == 0) {
                     units += x & ~LOW_BITS;
@@ -1781,23 +1791,14 @@ public final class PercpuRef {
      * Runs the release callback, then ends the releasing phase by completing the life's stage,
      * whatever the callback threw: a waiting reinit()/resurrect() proceeds once the stage is done.
      */
-    private void runRelease(Release release) {
+    private void runRelease(CompletableFuture<Void> stage) {
         Control c = control();
-        Thread me = Thread.currentThread();
-        c.releaser = me;
+        c.releaser = Thread.currentThread();
         try {
             runCallback(onRelease, "release");
         } finally {
             c.releaser = null;
-            release.completer = me;
-            try {
-                // the dependents that complete with the stage (released() stages handed out, their
-                // copies and synchronous actions) run here, in this life: the next one waits for them
-                release.stage.complete(null);
-            } finally {
-                release.completer = null;
-                release.complete(null);
-            }
+            stage.complete(null);
         }
     }
 

@@ -21,6 +21,8 @@ import org.junit.jupiter.api.Timeout;
  * lock is made by whichever of the racing ops comes first (a holder's put to zero, kill, released(),
  * reinit polling), with a slow queuing executor. Checked: each life's release runs once, its
  * released() stage completes, the next life (reinit returning) never overlaps the release callback.
+ * (It first also required the stage complete when reinit returned, which does not hold: see
+ * ReleasedStageLagAttack3Test.)
  */
 class LifeOverlapAttack3Test {
 
@@ -76,8 +78,11 @@ class LifeOverlapAttack3Test {
                 if (inRelease.get()) {
                     violations.add("reinit returned during the release callback");
                 }
-                if (!stage.get().isDone()) {
-                    violations.add("released() stage of life 1 not done after reinit");
+                try {
+                    // completes in the releasing thread, maybe a moment after reinit (docs/semantics.md)
+                    stage.get().get(5, TimeUnit.SECONDS);
+                } catch (Exception e) {
+                    violations.add("released() stage of life 1 did not complete: " + e);
                 }
                 if (releases.get() != 1) {
                     violations.add("releases after life 1: " + releases.get());

@@ -2,11 +2,14 @@ package io.percpuref;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
+import org.openjdk.jol.info.ClassLayout;
+import org.openjdk.jol.info.FieldLayout;
 import org.openjdk.jol.info.GraphLayout;
 
 /**
@@ -21,6 +24,7 @@ class PercpuRefFootprintTest {
     private static final GraphLayout SHARED = GraphLayout.parseInstance(NO_OP);
     /** 13 characters, as in the benchmark's figures: "aio-ctx-00042". */
     private static final String NAME = "aio-ctx-00042";
+    private static final Set<String> HOT = Set.of("count", "base", "baseOwner", "state", "stripes");
 
     private static long bytes(PercpuRef ref) {
         return GraphLayout.parseInstance(ref).subtract(SHARED).totalSize();
@@ -36,8 +40,32 @@ class PercpuRefFootprintTest {
         ref.get();
         ref.put();
         // no lock, no table, no callback holder until something needs one
-        assertThat(bytes(ref) - nameBytes()).as("ref object alone").isLessThanOrEqualTo(56);
+        assertThat(bytes(ref) - nameBytes()).as("ref object alone").isLessThanOrEqualTo(96);
         assertThat(bytes(ref)).as("idle ref with its name").isLessThan(256);
+    }
+
+    /**
+     * Two refs allocated one after the other: the fields every get/put touches (count, base, the
+     * base owner, state, stripes) of one are at least a cache line (64 bytes) from those of the
+     * other, whatever their alignment, so threads counting each on a ref of their own do not share
+     * a line. Runs on JDK 17 and 25 (the field layout is the JVM's).
+     */
+    @Test
+    void theFieldsEveryGetAndPutTouchesStayACacheLineFromTheNextRefs() {
+        ClassLayout layout = ClassLayout.parseClass(PercpuRef.class);
+        long first = Long.MAX_VALUE;
+        long end = 0;
+        for (FieldLayout field : layout.fields()) {
+            if (HOT.contains(field.name())) {
+                first = Math.min(first, field.offset());
+                end = Math.max(end, field.offset() + field.size());
+            }
+        }
+        assertThat(first).as(layout.toPrintable()).isNotEqualTo(Long.MAX_VALUE);
+        long size = layout.instanceSize();
+        // the next ref's hot fields start at size + first; ours end at end
+        assertThat(size + first - end).as(layout.toPrintable()).isGreaterThanOrEqualTo(64);
+        assertThat(size).as("ref object").isLessThanOrEqualTo(96);
     }
 
     @Test

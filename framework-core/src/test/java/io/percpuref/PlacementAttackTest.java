@@ -28,8 +28,8 @@ class PlacementAttackTest {
     }
 
     private static int index(long[] s, long id) {
-        int n = (s.length >>> 4) - 1;
-        return ((int) (((id & PercpuRef.KEY_BITS) * s[0]) >>> 40) & (n - 1)) * PercpuRef.PAD + PercpuRef.PAD;
+        int n = s.length >>> 4;
+        return ((int) (((id & PercpuRef.KEY_BITS) * s[0]) >>> 40) & (n - 1)) * PercpuRef.PAD + PercpuRef.FIRST_STRIPE;
     }
 
     /**
@@ -55,7 +55,7 @@ class PlacementAttackTest {
         }
         long[] afterChurn = table(ref);
         int tagged = 0;
-        for (int i = PercpuRef.PAD; i < afterChurn.length; i += PercpuRef.PAD) {
+        for (int i = PercpuRef.FIRST_STRIPE; i < afterChurn.length; i += PercpuRef.PAD) {
             tagged += (afterChurn[i] & PercpuRef.LOW_BITS) != 0 ? 1 : 0;
         }
         int endedTags = tagged;
@@ -97,7 +97,7 @@ class PlacementAttackTest {
 
     /**
      * FAILS on f48da9b. newTable pre-claims each known key's stripe ("known threads keep their
-     * claims"), then replaceTableLocked writes {@code fresh[PAD] = units}, overwriting the tag on the
+     * claims"), then replaceTableLocked writes {@code fresh[FIRST_STRIPE] = units}, overwriting the tag on the
      * first stripe: the thread placed there has lost its claim (a thread arriving before it takes
      * it, and a rebuild before its next get forgets its key).
      */
@@ -133,8 +133,8 @@ class PlacementAttackTest {
                 ref.growForTest();                      // doubles the table: every known key pre-claimed
                 long[] s = table(ref);
                 for (long id : ids) {
-                    if (index(s, id) == PercpuRef.PAD) {
-                        assertThat(s[PercpuRef.PAD] & PercpuRef.LOW_BITS)
+                    if (index(s, id) == PercpuRef.FIRST_STRIPE) {
+                        assertThat(s[PercpuRef.FIRST_STRIPE] & PercpuRef.LOW_BITS)
                                 .as("low bits of the first stripe, where key %d was placed", id & PercpuRef.KEY_BITS)
                                 .isEqualTo((id & PercpuRef.KEY_BITS) << 1);   // carried unconfirmed
                         return;

@@ -21,8 +21,11 @@ import org.openjdk.jol.vm.VM;
  * own, nobody shares a ref, so no CAS ever fails and nothing inflates; the only thing the threads
  * share is where their refs lie in the heap. {@code placement=adjacent} builds the refs one after
  * another (as a pool of per-connection refs built in a loop would be: 56 bytes apart, their
- * {@code base} slots in one 128-byte line pair); {@code apart} puts 512 bytes of garbage between
- * two refs. The ratio apart / adjacent is what sharing a line costs; the same for the
+ * {@code base} slots in one 128-byte line pair); {@code gap56} and {@code gap96} put 56 or 96 bytes
+ * between two refs (112 bytes apart is a ref and its 13-character name, as a copying collector may
+ * lay them out); {@code built} builds them in the usual loop, a
+ * new builder and name for each (the dead builder and the name lie between two refs);
+ * {@code apart} puts 512 bytes between two refs. The ratio apart / adjacent is what sharing a line costs; the same for the
  * {@code AtomicLong} ref count most code uses, whose objects lie 32 bytes apart.
  *
  * <p>The setup prints the distance between the first two refs' addresses (JOL), since a heap may
@@ -39,7 +42,7 @@ public class NeighbourRefsBenchmark {
     /** One ref (and one AtomicLong ref count) per benchmark thread, built adjacent or apart. */
     @State(Scope.Benchmark)
     public static class Refs {
-        @Param({"adjacent", "apart"})
+        @Param({"adjacent", "gap56", "gap96", "built", "apart"})
         String placement;
 
         PercpuRef[] refs;
@@ -51,7 +54,9 @@ public class NeighbourRefsBenchmark {
         @Setup(Level.Trial)
         public void build(BenchmarkParams params) {
             int n = params.getThreads();
-            boolean apart = "apart".equals(placement);
+            // bytes of garbage between two refs: a byte[] with a 16-byte header
+            int gap = "apart".equals(placement) ? GAP : placement.startsWith("gap") ? Integer.parseInt(placement.substring(3)) : 0;
+            boolean apart = gap > 0;
             String[] names = new String[n];
             for (int i = 0; i < n; i++) {
                 names[i] = "neighbour-" + i;
@@ -61,16 +66,21 @@ public class NeighbourRefsBenchmark {
             gaps = new Object[2 * n];
             PercpuRef.Builder builder = PercpuRef.builder().onRelease(r -> { });
             for (int i = 0; i < n; i++) {
-                refs[i] = builder.name(names[i]).build(); // the builder is reused: only the ref is allocated
+                if ("built".equals(placement)) {
+                    // the usual loop: a name and a builder made for each ref, garbage once built
+                    refs[i] = PercpuRef.builder().name("neighbour-" + i).onRelease(r -> { }).build();
+                } else {
+                    refs[i] = builder.name(names[i]).build(); // the builder is reused: only the ref is allocated
+                }
                 if (apart) {
-                    gaps[i] = new byte[GAP];
+                    gaps[i] = new byte[gap - 16];
                 }
             }
             Runnable noOp = () -> { };
             for (int i = 0; i < n; i++) {
                 counts[i] = new AtomicLongRefCount(noOp);
                 if (apart) {
-                    gaps[n + i] = new byte[GAP];
+                    gaps[n + i] = new byte[gap - 16];
                 }
             }
             if (n > 1) {
