@@ -275,6 +275,8 @@ public final class PercpuRef {
     private static final int BUILT = 3;
     /** A settled table may be rebuilt again (at a get that finds another's tag) once this old: 1 ms. */
     private static final long SETTLED_RETRY_NANOS = 1_000_000;
+    /** One in SETTLED_CHECK_MASK + 1 gets that find another's tag on a settled table checks its back-off. */
+    private static final int SETTLED_CHECK_MASK = 63;
     /** Doublings of {@link #SETTLED_RETRY_NANOS} while retries of a settled table gain nothing: 1 s. */
     private static final int MAX_BACKOFF = 10;
     /** How long a claim carried into a new table counts without its thread's get confirming it: 1 ms. */
@@ -802,6 +804,13 @@ public final class PercpuRef {
         if (cap == 1 || lock != null && lock.isLocked()) {
             return;
         }
+        if (s[REBUILDS] < 0 && ((ThreadLocalRandom.current().nextInt() & SETTLED_CHECK_MASK) != 0 || !backOffExpired(s))) {
+            // settled (more threads than the cap) and not yet due for a retry: the common case of a
+            // thread beyond the cap, which finds another's tag at most of its gets. Return before
+            // reading the other stripes (each a line another core writes) or allocating anything;
+            // only one such get in 64, at random, even reads the clock
+            return;
+        }
         int n = stripesOf(s);
         int mine = (int) me & KEY_BITS;
         // a settled table counts unconfirmed claims too: their threads may just not have run lately
@@ -868,7 +877,7 @@ public final class PercpuRef {
      * the cap cost a rebuild at most every second.
      */
     private static int settledGain(long[] s, int[] keys, int n) {
-        if (System.nanoTime() - s[BUILT] < SETTLED_RETRY_NANOS << Math.min(-s[REBUILDS] - 1, MAX_BACKOFF)) {
+        if (!backOffExpired(s)) {
             return -1;
         }
         if (keys.length <= n && placement(keys, n) != 0) {
@@ -891,6 +900,11 @@ public final class PercpuRef {
         s[BUILT] = System.nanoTime();
         s[REBUILDS] = Math.max(s[REBUILDS] - 1, -1 - MAX_BACKOFF);
         return -1;
+    }
+
+    /** Whether settled table {@code s} has waited its back-off since it was built or last retried. */
+    private static boolean backOffExpired(long[] s) {
+        return System.nanoTime() - s[BUILT] >= SETTLED_RETRY_NANOS << Math.min(-s[REBUILDS] - 1, MAX_BACKOFF);
     }
 
     /**

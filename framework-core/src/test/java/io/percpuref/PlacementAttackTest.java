@@ -71,12 +71,16 @@ class PlacementAttackTest {
                 executor.submit(() -> { }).get(10, TimeUnit.SECONDS);   // starts its thread now: its id
                 pool.add(executor);
             }
-            for (int round = 0; round < 10; round++) {    // warm-up: a settled table is retried once 1 ms old
+            // warm-up: a settled table is retried once 1 ms old, by one in 64 of the gets that find
+            // another thread's tag (at random), so each round makes 64 gets per thread
+            for (int round = 0; round < 10; round++) {
                 Thread.sleep(2);
                 for (ExecutorService executor : pool) {
                     executor.submit(() -> {
-                        ref.get();
-                        ref.put();
+                        for (int k = 0; k < 64; k++) {
+                            ref.get();
+                            ref.put();
+                        }
                     }).get(10, TimeUnit.SECONDS);
                 }
             }
