@@ -931,7 +931,7 @@ public final class PercpuRef {
      * The multiplier, of {@value #SPREAD_TRIES} random odd ones, that leaves the fewest pairs of
      * {@code keys} on one stripe of a table of {@code n} (more keys than stripes: as even as it gets).
      */
-    private static long spread(int[] keys, int n) {
+    static long spread(int[] keys, int n) {
         int[] load = new int[n];
         ThreadLocalRandom random = ThreadLocalRandom.current();
         long best = KEY_MOD;
@@ -948,7 +948,7 @@ public final class PercpuRef {
     }
 
     /** Pairs of {@code keys} on one stripe with multiplier {@code m} in a table of {@code n}; {@code load} is scratch. */
-    private static long sharingPairs(int[] keys, long m, int n, int[] load) {
+    static long sharingPairs(int[] keys, long m, int n, int[] load) {
         Arrays.fill(load, 0);
         long pairs = 0;
         for (int key : keys) {
@@ -958,7 +958,7 @@ public final class PercpuRef {
     }
 
     /** The fewest pairs {@code k} keys can make on {@code n} stripes: all loads within one of each other. */
-    private static long minimumPairs(int k, int n) {
+    static long minimumPairs(int k, int n) {
         long low = k / n;
         long high = low + 1;
         long withHigh = k % n;
