@@ -442,6 +442,13 @@ public final class PercpuRef {
         return c != null ? c : makeControl();
     }
 
+    /** Takes this ref's control lock (made on first use) and returns it, to be unlocked by the caller. */
+    private Control lockControl() {
+        Control c = control();
+        c.lock();
+        return c;
+    }
+
     private Control makeControl() {
         Control fresh = new Control();
         Control witness = (Control) CONTROL.compareAndExchange(this, (Control) null, fresh);
@@ -461,8 +468,6 @@ public final class PercpuRef {
         /** The release task of the releasing life (runs at most once), so that a waiter can run it itself. */
         volatile Runnable pendingRelease;
     }
-
-
 
     /** The builder's rarely set callbacks, kept out of the ref when none is set. */
     private static final class Hooks {
@@ -855,7 +860,8 @@ public final class PercpuRef {
             fresh = newTable(size, spread(keys, size), settledNext, keys);
             break;
         }
-        if (!control().tryLock()) {
+        Control held = control();
+        if (!held.tryLock()) {
             return;
         }
         try {
@@ -863,23 +869,20 @@ public final class PercpuRef {
                 replaceTableLocked(s, fresh);
             }
         } finally {
-            control().unlock();
+            held.unlock();
         }
     }
 
     /**
-     * What a rebuild of settled table {@code s} (of {@code n} stripes) may gain: 1 if a multiplier
-     * places {@code keys} apart, 0 if it holds stale claims only (carried by a rebuild and not
-     * confirmed since: threads that have ended, or have not run), -1 if nothing or if it has not
-     * waited its back-off yet (1 ms, doubled at each retry that does not place the threads apart,
-     * up to about a second). When nothing, the claims are unconfirmed in place, so that those of
+     * What a rebuild of settled table {@code s} (of {@code n} stripes), whose back-off has expired
+     * ({@link #placeApart} checks it first: 1 ms, doubled at each retry that does not place the
+     * threads apart, up to about a second), may gain: 1 if a multiplier places {@code keys} apart, 0
+     * if it holds stale claims only (carried by a rebuild and not confirmed since: threads that have
+     * ended, or have not run), -1 if nothing. When nothing, the claims are unconfirmed in place, so that those of
      * threads that have ended are stale at the next retry, and the back-off doubles: threads beyond
      * the cap cost a rebuild at most every second.
      */
     private static int settledGain(long[] s, int[] keys, int n) {
-        if (!backOffExpired(s)) {
-            return -1;
-        }
         if (keys.length <= n && placement(keys, n) != 0) {
             return 1;
         }
@@ -1045,14 +1048,14 @@ public final class PercpuRef {
 
     /** Replaces the current table by one twice its size, up to the cap, if the ref is inflated and per-CPU (for tests). */
     void growForTest() {
-        control().lock();
+        Control held = lockControl();
         try {
             long[] s = stripes;
             if (s != null && s.length != 0 && stripesOf(s) < stripeCount() && (state & ATOMIC) == 0) {
                 replaceTableLocked(s, newTable(stripesOf(s) << 1, s[MULTIPLIER], REBUILDS_PER_SIZE, knownKeys(s, -1, young(s))));
             }
         } finally {
-            control().unlock();
+            held.unlock();
         }
     }
 
@@ -1228,7 +1231,7 @@ public final class PercpuRef {
      */
     private void putToZero(long n) {
         CompletableFuture<Void> stage;
-        control().lock();
+        Control held = lockControl();
         try {
             for (;;) {
                 long c = count;
@@ -1245,7 +1248,7 @@ public final class PercpuRef {
             }
             stage = zeroReachedLocked();
         } finally {
-            control().unlock();
+            held.unlock();
         }
         dispatchRelease(stage);
     }
@@ -1312,7 +1315,7 @@ public final class PercpuRef {
     private CompletionStage<Void> killAndConfirm(Consumer<? super PercpuRef> confirm) {
         CompletableFuture<Void> confirmed = new CompletableFuture<>();
         long folded;
-        control().lock();
+        Control held = lockControl();
         try {
             int s = state;
             if ((s & RELEASED) != 0) {
@@ -1325,7 +1328,7 @@ public final class PercpuRef {
             state = s | DEAD;
             folded = (s & ATOMIC) == 0 ? switchToAtomicLocked(false) : 1;
         } finally {
-            control().unlock();
+            held.unlock();
         }
         reportFold(folded);
         // The initial reference is still held, so release cannot run before confirm.
@@ -1379,7 +1382,7 @@ public final class PercpuRef {
     public void switchToAtomicSync() {
         long folded;
         CompletableFuture<Void> release = null;
-        control().lock();
+        Control held = lockControl();
         try {
             int s = state;
             state = s | FORCE_ATOMIC;
@@ -1391,7 +1394,7 @@ public final class PercpuRef {
                 release = zeroReachedLocked();
             }
         } finally {
-            control().unlock();
+            held.unlock();
         }
         if (folded != 0) {
             reportFold(folded);
@@ -1406,7 +1409,7 @@ public final class PercpuRef {
      * Equivalent to {@code percpu_ref_switch_to_percpu}.
      */
     public void switchToPercpu() {
-        control().lock();
+        Control held = lockControl();
         try {
             int s = state & ~FORCE_ATOMIC;
             state = s;
@@ -1414,7 +1417,7 @@ public final class PercpuRef {
                 switchToPercpuLocked();
             }
         } finally {
-            control().unlock();
+            held.unlock();
         }
     }
 
@@ -1466,7 +1469,7 @@ public final class PercpuRef {
     private void startNextLife(String op, int requiredFlags, String wrongState) {
         for (;;) {
             CompletableFuture<Void> releasing;
-            control().lock();
+            Control held = lockControl();
             try {
                 requireReinitAllowed(op);
                 if ((state & requiredFlags) == 0) {
@@ -1478,7 +1481,7 @@ public final class PercpuRef {
                     return;
                 }
             } finally {
-                control().unlock();
+                held.unlock();
             }
             awaitReleaseCallback(releasing, op);
         }
@@ -1652,9 +1655,8 @@ public final class PercpuRef {
      * or {@link #reinit()}, a new stage is returned for the new life.
      */
     public CompletionStage<Void> released() {
-        Control c = control();
         CompletableFuture<Void> stage;
-        c.lock();
+        Control c = lockControl();
         try {
             stage = c.releasedStage;
             if (stage == null) {
@@ -1718,11 +1720,11 @@ public final class PercpuRef {
             }
             Thread.onSpinWait();
         }
-        control().lock();
+        Control held = lockControl();
         try {
             return readCount(state);
         } finally {
-            control().unlock();
+            held.unlock();
         }
     }
 
