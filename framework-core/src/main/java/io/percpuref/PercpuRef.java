@@ -264,27 +264,27 @@ public final class PercpuRef {
     /** Stripes in the table a ref inflates to (fewer if its cap is lower). */
     static final int FIRST_TABLE = 2;
     /** Index, in a stripe table, of its placement multiplier (on the read-mostly header line). */
-    private static final int MULTIPLIER = 0;
+    static final int MULTIPLIER = 0;
     /** Index of the number of rebuilds left before the table must grow; negative: settled. */
-    private static final int REBUILDS = 1;
+    static final int REBUILDS = 1;
     /** Index of the number of placement searches at the cap that found nothing. */
-    private static final int FAILED_SEARCHES = 2;
+    static final int FAILED_SEARCHES = 2;
     /** Searches at the cap that may find nothing before the table spreads the threads and settles. */
-    private static final int MAX_FAILED_SEARCHES = 32;
+    static final int MAX_FAILED_SEARCHES = 32;
     /** Index of the {@code System.nanoTime()} at which the table was built. */
-    private static final int BUILT = 3;
+    static final int BUILT = 3;
     /** A settled table may be rebuilt again (at a get that finds another's tag) once this old: 1 ms. */
-    private static final long SETTLED_RETRY_NANOS = 1_000_000;
+    static final long SETTLED_RETRY_NANOS = 1_000_000;
     /** One in SETTLED_CHECK_MASK + 1 gets that find another's tag on a settled table checks its back-off. */
     private static final int SETTLED_CHECK_MASK = 63;
     /** Doublings of {@link #SETTLED_RETRY_NANOS} while retries of a settled table gain nothing: 1 s. */
-    private static final int MAX_BACKOFF = 10;
+    static final int MAX_BACKOFF = 10;
     /** How long a claim carried into a new table counts without its thread's get confirming it: 1 ms. */
-    private static final long CLAIM_NANOS = 1_000_000;
+    static final long CLAIM_NANOS = 1_000_000;
     /** Tag bit of a claim confirmed by its thread's own get (a rebuild carries claims unconfirmed). */
     static final long MARK = (KEY_BITS + 1L) << 1;
     /** Rebuilds at the same size a table allows before it must grow (or, at the cap, settles). */
-    private static final int REBUILDS_PER_SIZE = 8;
+    static final int REBUILDS_PER_SIZE = 8;
     /** Multipliers one search tries per table size when placing known threads on distinct stripes. */
     private static final int PLACEMENT_TRIES = 1 << 12;
     /** Multipliers tried when more threads than stripes are to be spread as evenly as possible. */
@@ -720,7 +720,7 @@ public final class PercpuRef {
     }
 
     /** Thread {@code me}'s owner tag: its key and the {@link #MARK} of a confirmed claim, above the seal bit. */
-    private static long tag(long me) {
+    static long tag(long me) {
         return ((me & KEY_BITS) << 1) | MARK;
     }
 
@@ -755,7 +755,7 @@ public final class PercpuRef {
      * multiplier, a multiplier chosen at the table's creation to put the threads it knew on distinct
      * stripes.
      */
-    private static int stripeIndex(long[] s, long me) {
+    static int stripeIndex(long[] s, long me) {
         return stripeOf((int) me & KEY_BITS, s[MULTIPLIER], stripesOf(s)) * PAD + FIRST_STRIPE;
     }
 
@@ -774,7 +774,7 @@ public final class PercpuRef {
      * stripes claimed for {@code keys} (the first key on a stripe, if the multiplier does not place
      * them all apart).
      */
-    private static long[] newTable(int n, long m, long rebuilds, int[] keys) {
+    static long[] newTable(int n, long m, long rebuilds, int[] keys) {
         long[] fresh = new long[n * PAD];
         fresh[MULTIPLIER] = m;
         fresh[REBUILDS] = rebuilds;
@@ -803,7 +803,7 @@ public final class PercpuRef {
      * share. A settled table is tried again once it has waited its back-off ({@link #settledGain}),
      * which drops the claims of threads that have ended.
      */
-    private void placeApart(long[] s, long me) {
+    void placeApart(long[] s, long me) {
         int cap = stripeCount();
         Control lock = control;
         if (cap == 1 || lock != null && lock.isLocked()) {
@@ -882,7 +882,7 @@ public final class PercpuRef {
      * threads that have ended are stale at the next retry, and the back-off doubles: threads beyond
      * the cap cost a rebuild at most every second.
      */
-    private static int settledGain(long[] s, int[] keys, int n) {
+    static int settledGain(long[] s, int[] keys, int n) {
         if (keys.length <= n && placement(keys, n) != 0) {
             return 1;
         }
@@ -906,7 +906,7 @@ public final class PercpuRef {
     }
 
     /** Whether settled table {@code s} has waited its back-off since it was built or last retried. */
-    private static boolean backOffExpired(long[] s) {
+    static boolean backOffExpired(long[] s) {
         return System.nanoTime() - s[BUILT] >= SETTLED_RETRY_NANOS << Math.min(-s[REBUILDS] - 1, MAX_BACKOFF);
     }
 
@@ -915,7 +915,7 @@ public final class PercpuRef {
      * if it does, else one of {@value #PLACEMENT_TRIES} random odd ones (32 keys on 64 stripes: 1 in
      * 12,000 does), or 0 if none was found.
      */
-    private static long placement(int[] keys, int n) {
+    static long placement(int[] keys, int n) {
         long[] used = new long[(n + 63) >>> 6];
         if (distinct(keys, KEY_MOD, n, used)) {
             return KEY_MOD;
@@ -987,7 +987,7 @@ public final class PercpuRef {
      * count as known threads; later only confirmed ones do (a thread that has not counted for that
      * long may have ended).
      */
-    private static boolean young(long[] s) {
+    static boolean young(long[] s) {
         return System.nanoTime() - s[BUILT] < CLAIM_NANOS;
     }
 
@@ -996,7 +996,7 @@ public final class PercpuRef {
      * negative, without repeats; claims a rebuild carried into {@code s} and no get has confirmed
      * since only if {@code unconfirmed}.
      */
-    private static int[] knownKeys(long[] s, int mine, boolean unconfirmed) {
+    static int[] knownKeys(long[] s, int mine, boolean unconfirmed) {
         int[] keys = new int[stripesOf(s) + 1];
         int k = 0;
         if (mine >= 0) {
@@ -1053,6 +1053,27 @@ public final class PercpuRef {
             long[] s = stripes;
             if (s != null && s.length != 0 && stripesOf(s) < stripeCount() && (state & ATOMIC) == 0) {
                 replaceTableLocked(s, newTable(stripesOf(s) << 1, s[MULTIPLIER], REBUILDS_PER_SIZE, knownKeys(s, -1, young(s))));
+            }
+        } finally {
+            held.unlock();
+        }
+    }
+
+    /** The current stripe table itself: null before inflation (for tests of the placement heuristics). */
+    long[] tableForTest() {
+        return stripes;
+    }
+
+    /**
+     * Replaces the current table by {@code fresh} as a rebuild does, moving the count into it, if
+     * the ref is inflated and per-CPU (for tests of the placement heuristics).
+     */
+    void replaceTableForTest(long[] fresh) {
+        Control held = lockControl();
+        try {
+            long[] s = stripes;
+            if (s != null && s.length != 0 && (state & ATOMIC) == 0) {
+                replaceTableLocked(s, fresh);
             }
         } finally {
             held.unlock();
