@@ -178,6 +178,40 @@ class PlacementHeuristicsTest {
         assertThat(fresh[REBUILDS]).isEqualTo(REBUILDS_PER_SIZE - 1);
         assertApart(fresh, K1, K2);
         assertThat(ref.approximateCount()).isEqualTo(1);
+        assertThat(ref.atomicPart()).isEqualTo(PercpuRef.BIAS);
+
+        fresh[PercpuRef.stripeIndex(fresh, K1)] |= MARK;              // both threads counted there since
+        fresh[PercpuRef.stripeIndex(fresh, K2)] |= MARK;
+        long[] next = placeApart(ref, K3);                          // the next collision rebuilds again
+        assertApart(next, K1, K2, K3);
+        assertThat(ref.approximateCount()).isEqualTo(1);
+    }
+
+    @Test
+    void aRefWhoseFirstControlOperationIsARebuildMakesItsLock() {
+        PercpuRef ref = ref(64);
+        ref.inflate(K1);
+        long[] fresh = placeApart(ref, K2);
+        assertApart(fresh, K1, K2);
+        assertThat(ref.approximateCount()).isEqualTo(1);
+    }
+
+    /**
+     * 32 threads with scattered keys on a table of 32 that no multiplier separates: the search goes
+     * on at twice the size (where about one multiplier in 2,300 does), and four times if need be.
+     */
+    @Test
+    void aSizeWhereNoMultiplierPlacesTheThreadsIsSkipped() {
+        int[] keys = new Random(7).ints(0, KEY_BITS + 1).distinct().limit(32).toArray();
+        assertThat(Arrays.stream(keys).map(key -> key & 31).distinct().count()).isLessThan(32);
+        long[] claims = Arrays.stream(keys, 0, 31).mapToLong(PlacementHeuristicsTest::confirmed).toArray();
+        PercpuRef ref = installed(128, table(32, REBUILDS_PER_SIZE, claims));
+        long[] fresh = placeApart(ref, keys[31]);
+
+        assertThat(fresh.length / PAD).isIn(64, 128);
+        assertThat(fresh[REBUILDS]).isEqualTo(REBUILDS_PER_SIZE);
+        assertApart(fresh, keys);
+        assertThat(ref.approximateCount()).isEqualTo(1);
     }
 
     @Test
@@ -230,6 +264,12 @@ class PlacementHeuristicsTest {
         long[] fresh = placeApart(installed(64, old), K2);
         assertThat(PercpuRef.knownKeys(fresh, -1, true)).containsExactly(K2); // K1's thread may have ended
         assertThat(fresh[REBUILDS]).isEqualTo(REBUILDS_PER_SIZE - 1);
+
+        long[] spent = table(2, 0, unconfirmed(K1));                 // the same with the budget spent
+        spent[BUILT] = System.nanoTime() - 10 * MS;
+        long[] doubled = placeApart(installed(64, spent), K2);
+        assertThat(PercpuRef.knownKeys(doubled, -1, true)).containsExactly(K2);
+        assertThat(doubled.length / PAD).isEqualTo(4);
     }
 
     /**
@@ -328,12 +368,23 @@ class PlacementHeuristicsTest {
         return PercpuRef.builder().name("placement").stripes(cap).onRelease(r -> { }).build();
     }
 
-    /** A ref with cap {@code cap} whose current table is {@code s}, its count (1) moved into it. */
+    /**
+     * A ref with cap {@code cap} whose current table is {@code s}, holding 1 reference: the creator's
+     * (on the atomic part, where the switch back from atomic mode left it), which the installing
+     * rebuild moves into the table, leaving only the bias behind.
+     */
     private static PercpuRef installed(int cap, long[] s) {
         PercpuRef ref = ref(cap);
+        ref.get(2);
+        ref.switchToAtomicSync();
+        ref.put(2);
+        ref.switchToPercpu();
+        assertThat(ref.atomicPart()).isEqualTo(PercpuRef.BIAS + 1);
         ref.inflate(1);
         ref.replaceTableForTest(s);
         assertThat(ref.tableForTest() == s).as("table installed").isTrue();
+        assertThat(ref.atomicPart()).isEqualTo(PercpuRef.BIAS);
+        assertThat(ref.approximateCount()).isEqualTo(1);
         return ref;
     }
 
