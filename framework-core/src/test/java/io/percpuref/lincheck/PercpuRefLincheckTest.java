@@ -405,6 +405,61 @@ public class PercpuRefLincheckTest {
     }
 
     /**
+     * {@code approximateCount()} never reads a half-moved table or a half-done switch: a rebuild
+     * seals the old table's stripes and moves their sum (and the atomic part) into the new table
+     * before publishing it, and a switch moves the stripes' sum and the bias, each inside a
+     * switch-sequence step, so a reader that overlaps one retries. Model checked: thread 0 holds 3
+     * references (plus the initial one) on a stripe while one thread grows the table twice, or
+     * switches to atomic mode and back, and another reads the count twice; no reference moves
+     * during the reads, so each must see all 4. Catches a rebuild or a switch to atomic mode without
+     * its sequence step (PIT's surviving mutants of {@code replaceTableLocked} and
+     * {@code switchToAtomicLocked}, 2026-12-08).
+     */
+    @Test
+    void modelCheckingApproximateCountAcrossRebuildsAndSwitches() {
+        stripes = 8;
+        try {
+            ModelCheckingOptions options = new ModelCheckingOptions()
+                    .iterations(0)
+                    .invocationsPerIteration(Math.max(INVOCATIONS, 300))
+                    .sequentialSpecification(PercpuRefSequentialSpec.class);
+            for (String[] changes : new String[][] {{"grow", "grow"}, {"switchToAtomic", "switchToPercpu"}}) {
+                options.addCustomScenario(scenario -> {
+                    scenario.initial(init -> {
+                        init.actor(operation("inflate"));
+                        init.actor(operation("tryGet", int.class), 0);
+                        init.actor(operation("getTwo", int.class), 0);
+                        return Unit.INSTANCE;
+                    });
+                    scenario.parallel(parallel -> {
+                        parallel.thread(changer -> {
+                            for (String change : changes) {
+                                changer.actor(operation(change));
+                            }
+                            return Unit.INSTANCE;
+                        });
+                        parallel.thread(reader -> {
+                            reader.actor(operation("countCoversThreadZero"));
+                            reader.actor(operation("countCoversThreadZero"));
+                            return Unit.INSTANCE;
+                        });
+                        return Unit.INSTANCE;
+                    });
+                    scenario.post(post -> {
+                        post.actor(operation("putTwo", int.class), 0);
+                        post.actor(operation("put", int.class), 0);
+                        return Unit.INSTANCE;
+                    });
+                    return Unit.INSTANCE;
+                });
+            }
+            options.check(PercpuRefLincheckTest.class);
+        } finally {
+            stripes = 2;
+        }
+    }
+
+    /**
      * The stripe fast path is one {@code getAndAdd}: an add that finds its stripe sealed stays there
      * as garbage and the thread then counts on the atomic counter. Model checked: a worker's add may
      * hit a sealed stripe and the worker be switched out before its atomic fallback across a whole
@@ -845,6 +900,15 @@ public class PercpuRefLincheckTest {
     @Operation
     public boolean isZero() {
         return ref.isZero();
+    }
+
+    /**
+     * Whether {@code approximateCount()} covers the initial reference and thread 0's, for scenarios
+     * in which thread 0 does not run and the ref stays live (not an {@code @Operation}: random
+     * scenarios must not pick it).
+     */
+    public boolean countCoversThreadZero() {
+        return ref.approximateCount() >= 1 + held[0];
     }
 
     /**

@@ -167,6 +167,11 @@ public final class PercpuRefSequentialSpec {
         return phase == Phase.RELEASED;
     }
 
+    /** Every reference is counted, so the count covers thread 0's and the initial one. */
+    public boolean countCoversThreadZero() {
+        return true;
+    }
+
     /** Releases if the ref is dying and its count just reached zero. */
     private String releaseIfZero(String outcome) {
         if (phase == Phase.DYING && sum(held) + sum(pendingConfirm) + handedOff == 0) {
