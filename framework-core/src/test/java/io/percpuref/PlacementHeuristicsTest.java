@@ -174,8 +174,7 @@ class PlacementHeuristicsTest {
         PercpuRef ref = installed(64, table(2, REBUILDS_PER_SIZE, confirmed(K1)));
         long[] fresh = placeApart(ref, K2);
 
-        assertThat(fresh.length / PAD).isEqualTo(2);
-        assertThat(fresh[REBUILDS]).isEqualTo(REBUILDS_PER_SIZE - 1);
+        assertTable(fresh, 2, REBUILDS_PER_SIZE - 1);
         assertApart(fresh, K1, K2);
         assertThat(ref.approximateCount()).isEqualTo(1);
         assertThat(ref.atomicPart()).isEqualTo(PercpuRef.BIAS);
@@ -219,8 +218,7 @@ class PlacementHeuristicsTest {
         PercpuRef ref = installed(64, table(2, 0, confirmed(K1)));
         long[] fresh = placeApart(ref, K2);
 
-        assertThat(fresh.length / PAD).isEqualTo(4);
-        assertThat(fresh[REBUILDS]).isEqualTo(REBUILDS_PER_SIZE);
+        assertTable(fresh, 4, REBUILDS_PER_SIZE);
         assertApart(fresh, K1, K2);
         assertThat(ref.approximateCount()).isEqualTo(1);
     }
@@ -230,8 +228,7 @@ class PlacementHeuristicsTest {
         PercpuRef ref = installed(64, table(2, REBUILDS_PER_SIZE, confirmed(K1), confirmed(K2)));
         long[] fresh = placeApart(ref, K3);
 
-        assertThat(fresh.length / PAD).isEqualTo(4);
-        assertThat(fresh[REBUILDS]).isEqualTo(REBUILDS_PER_SIZE);
+        assertTable(fresh, 4, REBUILDS_PER_SIZE);
         assertApart(fresh, K1, K2, K3);
     }
 
@@ -240,8 +237,7 @@ class PlacementHeuristicsTest {
         PercpuRef ref = installed(2, table(2, REBUILDS_PER_SIZE, confirmed(K1), confirmed(K2)));
         long[] fresh = placeApart(ref, K3);
 
-        assertThat(fresh.length / PAD).isEqualTo(2);
-        assertThat(fresh[REBUILDS]).isEqualTo(-1);
+        assertTable(fresh, 2, -1);
         assertThat(ref.approximateCount()).isEqualTo(1);
     }
 
@@ -293,8 +289,7 @@ class PlacementHeuristicsTest {
         ref.placeApart(s, keys[63]);
         long[] settled = ref.tableForTest();
         assertThat(settled == s).as("table replaced").isFalse();
-        assertThat(settled.length / PAD).isEqualTo(64);
-        assertThat(settled[REBUILDS]).isEqualTo(-1);
+        assertTable(settled, 64, -1);
         assertThat(ref.approximateCount()).isEqualTo(1);
     }
 
@@ -308,8 +303,7 @@ class PlacementHeuristicsTest {
         PercpuRef ref = installed(2, table(2, 0, confirmed(K1)));
         long[] fresh = placeApart(ref, K2);
 
-        assertThat(fresh.length / PAD).isEqualTo(2);
-        assertThat(fresh[REBUILDS]).isEqualTo(-1);
+        assertTable(fresh, 2, -1);
         assertApart(fresh, K1, K2);
     }
 
@@ -344,8 +338,7 @@ class PlacementHeuristicsTest {
         retryUntil(() -> ref.tableForTest() != s, () -> ref.placeApart(s, K3));
         long[] fresh = ref.tableForTest();
         assertThat(PercpuRef.knownKeys(fresh, -1, true)).containsExactly(K3);
-        assertThat(fresh[REBUILDS]).isEqualTo(-3);                 // still settled, its back-off doubled
-        assertThat(fresh.length / PAD).isEqualTo(2);
+        assertTable(fresh, 2, -3); // still settled, its back-off doubled
         assertThat(ref.approximateCount()).isEqualTo(1);
     }
 
@@ -357,8 +350,7 @@ class PlacementHeuristicsTest {
 
         retryUntil(() -> ref.tableForTest() != s, () -> ref.placeApart(s, K2));
         long[] fresh = ref.tableForTest();
-        assertThat(fresh.length / PAD).isEqualTo(4);
-        assertThat(fresh[REBUILDS]).isEqualTo(-1);
+        assertTable(fresh, 4, -1);
         assertApart(fresh, K1, K2);
     }
 
@@ -414,6 +406,12 @@ class PlacementHeuristicsTest {
 
     private static long stripe(long[] s, int j) {
         return s[FIRST_STRIPE + j * PAD];
+    }
+
+    /** Table {@code t} has {@code stripes} stripes and rebuild budget {@code rebuilds} (negative: settled). */
+    private static void assertTable(long[] t, int stripes, long rebuilds) {
+        assertThat(t.length / PAD).as("stripes").isEqualTo(stripes);
+        assertThat(t[REBUILDS]).as("rebuild budget").isEqualTo(rebuilds);
     }
 
     /** Each key holds a claim, carried unconfirmed, on a stripe of its own. */
