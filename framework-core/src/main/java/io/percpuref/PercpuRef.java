@@ -1293,14 +1293,11 @@ public final class PercpuRef {
     /** Dispatches the release of the life whose stage is {@code stage}; call after unlocking. */
     private void dispatchRelease(CompletableFuture<Void> stage) {
         Once once = new Once(() -> runRelease(stage));
-        if (hooks != null && hooks.callbackExecutor != null) {
-            // Published before the executor has it, so a reinit()/resurrect() that waits for the
-            // release may run it instead (at most once) of a queue that is slow, blocks or dropped
-            // it. This life's release is pending until the task has run, so no next life (which
-            // clears the field) can have started: the write cannot hide a later life's task.
+        dispatch(once, "release");
+        if (!once.claimed.get()) {
+            // queued, not started: a reinit()/resurrect() that would wait for it may run it instead
             control().pendingRelease = once;
         }
-        dispatch(once, "release");
     }
 
     // ------------------------------------------------------------------------------------------

@@ -16,10 +16,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -616,44 +614,6 @@ class PercpuRefEdgeCasesTest {
 
             assertThat(releases).hasValue(1);
             assertThat(isDone(ref.released())).isFalse();
-        }
-
-        /**
-         * The release task is published for waiters before it reaches the executor, while the life's
-         * release is still pending: nothing can start the next life (which clears it) before then.
-         * Published after {@code execute()} returned, as it was, it could land after the next life
-         * had started and hide that life's task; and an executor whose {@code execute()} waits for
-         * the next life (a full queue whose workers wait on the ref) deadlocked with a reinit.
-         */
-        @Test
-        void theReleaseTaskIsPublishedBeforeItIsHandedToTheExecutor() throws Exception {
-            CompletableFuture<Void> reinit = new CompletableFuture<>();
-            AtomicReference<PercpuRef> self = new AtomicReference<>();
-            Executor waitsForTheNextLife = task -> {
-                // the task is not run here: a reinit on another thread must be able to run it
-                CompletableFuture.runAsync(() -> self.get().reinit())
-                        .whenComplete((ignored, failure) -> {
-                            if (failure == null) {
-                                reinit.complete(null);
-                            } else {
-                                reinit.completeExceptionally(failure);
-                            }
-                        });
-                try {
-                    reinit.get(5, TimeUnit.SECONDS);
-                } catch (Exception e) {
-                    throw new RejectedExecutionException("the reinit did not complete: " + e, e);
-                }
-            };
-            PercpuRef ref = builder("publish-first").initAtomic().callbackExecutor(waitsForTheNextLife).build();
-            self.set(ref);
-
-            ref.put();
-
-            assertThat(reinit).isCompleted();
-            assertThat(releases).hasValue(1);
-            assertThat(ref.isDying()).isFalse();
-            assertThat(reported).isEmpty();
         }
 
         @Test
